@@ -1,0 +1,204 @@
+"""``AsyncSmsClient``: options, lifecycle and the resource namespaces."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_SIGNATURE_METHOD,
+    DEFAULT_TASK_BASE_URL,
+    DEFAULT_TIMEOUT,
+    ENV_BASE_URL,
+    ENV_KEY,
+    ENV_TASK_BASE_URL,
+    ENV_USER,
+    SIGNATURE_METHODS,
+)
+from ._errors import ConfigurationError
+from ._transport import RateLimiter, Transport
+from .resources import ContactLists, Members, Tasks
+
+__all__ = ["AsyncSmsClient"]
+
+
+class AsyncSmsClient:
+    """An asyncio client for the SMS contact-list API and its task API.
+
+    Use it as an async context manager, or call ``aclose()`` when done::
+
+        async with AsyncSmsClient("user", "key") as client:
+            async for contact_list in client.contact_lists.list():
+                print(contact_list.contact_list_name)
+
+    Args:
+        sms_user: The account's user; defaults to ``$SMS_ASYNC_USER``.
+        sms_key: The account's key; defaults to ``$SMS_ASYNC_KEY``. Never shown
+            in a repr, a log line or an error.
+        base_url: The v1 API; defaults to ``$SMS_ASYNC_BASE_URL``, then
+            ``https://sms.api.engagelab.cc``.
+        task_base_url: The smsapi; defaults to ``$SMS_ASYNC_TASK_BASE_URL``, then
+            ``https://api.sendcloud.net``.
+        timeout: Seconds, or an ``httpx.Timeout``; default 30 s, 5 s to connect.
+        max_retries: Retries after the first attempt of a request (see the retry policy).
+        max_concurrency: Most requests of this client in flight at once, shared by
+            all of its work (bulk uploads, page prefetch, single calls).
+        signature_method: ``"md5"`` (documented) or ``"sha256"`` for smsapi signatures.
+        http_client: Your own ``httpx.AsyncClient``; the SDK never closes it.
+        rate_limit: Most requests per second, over every request of this client;
+            a number, or an object with ``async acquire()``. Needs the
+            ``sms-async[ratelimit]`` extra for a number.
+
+    Raises:
+        ConfigurationError: Missing credentials or a bad option value.
+    """
+
+    contact_lists: ContactLists
+    """The contact-list endpoints."""
+    members: Members
+    """The member endpoints, with bulk ``add``."""
+    tasks: Tasks
+    """The task endpoints (send and follow a campaign)."""
+
+    def __init__(
+        self,
+        sms_user: str | None = None,
+        sms_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        task_base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        signature_method: str = DEFAULT_SIGNATURE_METHOD,
+        http_client: httpx.AsyncClient | None = None,
+        rate_limit: float | RateLimiter | None = None,
+    ) -> None:
+        sms_user = sms_user if sms_user is not None else os.environ.get(ENV_USER)
+        sms_key = sms_key if sms_key is not None else os.environ.get(ENV_KEY)
+        if not sms_user or not isinstance(sms_user, str):
+            raise ConfigurationError(f"sms_user is required: pass sms_user= or set ${ENV_USER}")
+        if not sms_key or not isinstance(sms_key, str):
+            raise ConfigurationError(f"sms_key is required: pass sms_key= or set ${ENV_KEY}")
+        self.sms_user = sms_user
+        self.base_url = _url(
+            "base_url", base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+        )
+        self.task_base_url = _url(
+            "task_base_url",
+            task_base_url or os.environ.get(ENV_TASK_BASE_URL) or DEFAULT_TASK_BASE_URL,
+        )
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
+        ):
+            raise ConfigurationError(
+                f"max_concurrency must be an integer >= 1, got {max_concurrency!r}"
+            )
+        if signature_method not in SIGNATURE_METHODS:
+            raise ConfigurationError(
+                f"signature_method must be 'md5' or 'sha256', got {signature_method!r}"
+            )
+        self.timeout = _timeout(timeout)
+        self.max_retries = max_retries
+        self.max_concurrency = max_concurrency
+        self.signature_method = signature_method
+        self._owns_http = http_client is None
+        if http_client is None:
+            http_client = httpx.AsyncClient(
+                timeout=self.timeout,
+                limits=httpx.Limits(
+                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+                ),
+            )
+        elif not isinstance(http_client, httpx.AsyncClient):
+            raise ConfigurationError("http_client must be an httpx.AsyncClient")
+        self._transport = Transport(
+            sms_user=sms_user,
+            sms_key=sms_key,
+            base_url=self.base_url,
+            task_base_url=self.task_base_url,
+            http_client=http_client,
+            max_retries=max_retries,
+            signature_method=signature_method,
+            concurrency=asyncio.Semaphore(max_concurrency),
+            rate_limiter=_rate_limiter(rate_limit),
+        )
+        self.contact_lists = ContactLists(self._transport, max_concurrency=max_concurrency)
+        self.members = Members(self._transport, max_concurrency=max_concurrency)
+        self.tasks = Tasks(self._transport, max_concurrency=max_concurrency)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncSmsClient(sms_user={self.sms_user!r}, base_url={self.base_url!r}, "
+            f"task_base_url={self.task_base_url!r})"
+        )
+
+    async def aclose(self) -> None:
+        """Close the connections this client opened (not a ``http_client`` you passed)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_http:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncSmsClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _url(name: str, value: str) -> str:
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"{name} is not a valid URL") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"{name} must be an http(s) URL with a host, got {value!r}")
+    return value.rstrip("/")
+
+
+def _timeout(value: Any) -> httpx.Timeout:
+    if isinstance(value, httpx.Timeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigurationError(
+            f"timeout must be a positive number or an httpx.Timeout, got {value!r}"
+        )
+    return httpx.Timeout(float(value))
+
+
+def _rate_limiter(value: float | RateLimiter | None) -> RateLimiter | None:
+    if value is None or hasattr(value, "acquire"):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError("rate_limit must be a positive number of requests per second")
+    if value <= 0:
+        raise ConfigurationError("rate_limit must be a positive number of requests per second")
+    try:
+        from aiolimiter import AsyncLimiter
+    except ImportError as exc:
+        raise ConfigurationError(
+            "rate_limit needs aiolimiter: pip install 'sms-async[ratelimit]'"
+        ) from exc
+    if value >= 1:
+        return AsyncLimiter(value, 1.0)
+    return AsyncLimiter(1, 1.0 / value)

@@ -1,0 +1,435 @@
+"""The one place that sends a request.
+
+Everything about HTTP lives here: the Basic header and the smsapi signature,
+the concurrency cap and rate limit, retries and backoff, the mapping of
+statuses, API codes and network failures to typed errors, the reading of
+bodies, and logging. Resource modules only describe endpoints.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+import httpx
+import stamina
+
+from ._auth import basic_auth_header, sign_params
+from ._constants import (
+    BODY_EXCERPT_CHARS,
+    LOGGER_NAME,
+    MAX_RESPONSE_BYTES,
+    RETRY_AFTER_MAX,
+    RETRY_INITIAL_WAIT,
+    RETRY_MAX_WAIT,
+)
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
+from ._version import __version__
+
+__all__ = ["ConcurrencyLimiter", "RateLimiter", "Transport"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger(LOGGER_NAME)
+
+#: Statuses retried for requests that are safe to repeat (GET, PUT, DELETE, smsapi query).
+RETRY_STATUSES_IDEMPOTENT = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses retried for POSTs that create something: the server did not act.
+RETRY_STATUSES_UNSAFE = frozenset({429, 503})
+#: Network failures after which the request was certainly not sent.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+# v1 API codes, and smsapi statusCodes, by the error they mean.
+_CODE_UNAUTHORIZED = 30000
+_CODE_LIST_NOT_FOUND = 35002
+_SMSAPI_AUTH = frozenset({421, 422, 471, 472, 474})
+_SMSAPI_PERMISSION = frozenset({473, 601})
+_SMSAPI_RATE = frozenset({496, 498})
+_SMSAPI_SERVER = frozenset({501})
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+class RateLimiter(Protocol):
+    """Anything that paces requests: ``await limiter.acquire()`` before each one."""
+
+    async def acquire(self) -> None:
+        """Wait until one more request may start."""
+
+
+class ConcurrencyLimiter(Protocol):
+    """Anything that caps requests in flight: an async context manager held per request."""
+
+    async def __aenter__(self) -> Any:
+        """Wait for a free slot."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        """Release the slot."""
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks for, or ``None`` if absent or unreadable.
+
+    Accepts delay-seconds and HTTP dates; a date in the past gives ``0.0``.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        current = time.time() if now is None else now
+        return max(0.0, when.timestamp() - current)
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        return None
+    return seconds
+
+
+def backoff(attempt: int) -> float:
+    """Return the wait before retry number *attempt* (1-based): exponential, full jitter."""
+    ceiling = min(RETRY_MAX_WAIT, RETRY_INITIAL_WAIT * 2 ** (attempt - 1))
+    return random.uniform(0.0, ceiling)
+
+
+class Transport:
+    """Sends the SDK's requests; one per client. Not part of the public API."""
+
+    def __init__(
+        self,
+        *,
+        sms_user: str,
+        sms_key: str,
+        base_url: str,
+        task_base_url: str,
+        http_client: httpx.AsyncClient,
+        max_retries: int,
+        signature_method: str,
+        concurrency: ConcurrencyLimiter,
+        rate_limiter: RateLimiter | None,
+    ) -> None:
+        self._sms_user = sms_user
+        self._sms_key = sms_key
+        self._base_url = base_url
+        self._task_base_url = task_base_url
+        self._http = http_client
+        self._max_retries = max_retries
+        self._signature_method = signature_method
+        self._concurrency = concurrency
+        self._rate_limiter = rate_limiter
+        self._v1_headers = {
+            "Authorization": basic_auth_header(sms_user, sms_key),
+            "User-Agent": f"sms-async/{__version__}",
+            "Accept": "application/json",
+        }
+        self._smsapi_headers = {
+            "User-Agent": f"sms-async/{__version__}",
+            "Accept": "application/json",
+        }
+
+    def __repr__(self) -> str:
+        return f"<Transport {self._base_url} {self._task_base_url}>"
+
+    # --- public entry points for the resources ----------------------------------------
+
+    async def v1(
+        self,
+        method: str,
+        path: str,
+        *,
+        parse: Callable[[Any], T],
+        params: Mapping[str, str | int] | None = None,
+        json_body: Any = None,
+    ) -> T:
+        """Send a v1 REST request and return *parse* applied to the JSON body.
+
+        GET, PUT and DELETE are treated as safe to repeat; POST is not.
+        """
+        headers = self._v1_headers
+        content = None
+        if json_body is not None:
+            content = encode_json(json_body)
+            headers = {**headers, **_JSON_HEADERS}
+        request = self._http.build_request(
+            method, self._base_url + path, params=params, content=content, headers=headers
+        )
+        status, body = await self._send(request, path, idempotent=method != "POST")
+        data = self._decode(status, body)
+        if isinstance(data, dict) and "code" in data and not {"result", "count"} & data.keys():
+            raise self._v1_error(status, data, body)
+        return self._parse(parse, data, status, body)
+
+    async def smsapi(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        parse: Callable[[Any], T],
+        idempotent: bool,
+    ) -> T:
+        """Send a signed smsapi request (form POST) and return *parse* applied to the body.
+
+        ``result`` and ``statusCode`` of the envelope are checked here.
+        """
+        signed = {"smsUser": self._sms_user, **params}
+        signed["signature"] = sign_params(signed, self._sms_key, self._signature_method)
+        request = self._http.build_request(
+            "POST", self._task_base_url + path, data=signed, headers=self._smsapi_headers
+        )
+        status, body = await self._send(request, path, idempotent=idempotent)
+        data = self._decode(status, body)
+        if not isinstance(data, dict) or not isinstance(data.get("result"), bool):
+            raise self._malformed(status, body, "expected an smsapi envelope with a boolean result")
+        if data["result"] is not True:
+            raise self._smsapi_error(status, data, body)
+        return self._parse(parse, data, status, body)
+
+    async def aclose(self) -> None:
+        """Close the underlying httpx client (only called when the SDK owns it)."""
+        await self._http.aclose()
+
+    # --- sending, with retries ---------------------------------------------------------
+
+    async def _send(
+        self, request: httpx.Request, path: str, *, idempotent: bool
+    ) -> tuple[int, bytes]:
+        attempt = 0
+
+        def should_retry(exc: Exception) -> bool | float:
+            return self._retry_decision(exc, request.method, path, attempt, idempotent)
+
+        async for retry in stamina.retry_context(
+            on=should_retry, attempts=None, timeout=None, wait_jitter=0.0
+        ):
+            with retry:
+                attempt += 1
+                return await self._send_once(request, path)
+        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    def _retry_decision(
+        self, exc: Exception, method: str, path: str, attempt: int, idempotent: bool
+    ) -> bool | float:
+        """Return False to give up on *exc*, or the seconds to wait before the next attempt."""
+        if attempt > self._max_retries:
+            return False
+        retry_after: float | None = None
+        if isinstance(exc, APIConnectionError):
+            if not idempotent and not isinstance(exc.__cause__, _NOT_SENT):
+                return False  # the server may have acted: never send twice
+            reason = f"{type(exc.__cause__).__name__}" if exc.__cause__ else type(exc).__name__
+        elif isinstance(exc, APIError):
+            allowed = RETRY_STATUSES_IDEMPOTENT if idempotent else RETRY_STATUSES_UNSAFE
+            if exc.status_code not in allowed:
+                return False
+            retry_after = exc.retry_after
+            if retry_after is not None and retry_after > RETRY_AFTER_MAX:
+                return False  # raise it with .retry_after rather than sleep that long
+            reason = f"HTTP {exc.status_code}"
+        else:
+            return False
+        wait = retry_after if retry_after is not None else backoff(attempt)
+        logger.warning(
+            "retrying %s %s after %s (attempt %d of %d) in %.2f s",
+            method,
+            path,
+            reason,
+            attempt + 1,
+            self._max_retries + 1,
+            wait,
+        )
+        return wait
+
+    async def _send_once(self, request: httpx.Request, path: str) -> tuple[int, bytes]:
+        async with self._concurrency:
+            if self._rate_limiter is not None:
+                await self._rate_limiter.acquire()
+            started = time.perf_counter()
+            try:
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await self._read_body(response, path)
+                finally:
+                    await response.aclose()
+            except httpx.HTTPError as exc:
+                self._log_request(request.method, path, type(exc).__name__, started)
+                raise self._connection_error(exc, request.method, path) from exc
+        status = response.status_code
+        self._log_request(request.method, path, status, started)
+        if status >= 400 or status < 200:
+            raise self._status_error(response, body)
+        return status, body
+
+    async def _read_body(self, response: httpx.Response, path: str) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+            raise self._too_large(response.status_code)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise self._too_large(response.status_code)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _log_request(self, method: str, path: str, outcome: object, started: float) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.debug("%s %s -> %s in %.1f ms", method, path, outcome, elapsed)
+
+    # --- errors --------------------------------------------------------------------------
+
+    def _connection_error(self, exc: httpx.HTTPError, method: str, path: str) -> Exception:
+        detail = self._redact(str(exc)) or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(
+                f"{method} {path} timed out ({type(exc).__name__}: {detail})",
+                method=method,
+                path=path,
+            )
+        return APIConnectionError(
+            f"{method} {path} failed: {type(exc).__name__}: {detail}", method=method, path=path
+        )
+
+    def _too_large(self, status: int) -> MalformedResponseError:
+        return MalformedResponseError(
+            f"response body larger than {MAX_RESPONSE_BYTES} bytes", status_code=status
+        )
+
+    def _excerpt(self, body: bytes) -> str:
+        text = body[: BODY_EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+        return self._redact(text[:BODY_EXCERPT_CHARS])
+
+    def _redact(self, text: str) -> str:
+        if self._sms_key and self._sms_key in text:
+            text = text.replace(self._sms_key, "***")
+        return text
+
+    def _status_error(self, response: httpx.Response, body: bytes) -> APIError:
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        code: int | None = None
+        message = f"HTTP {status} {response.reason_phrase}".strip()
+        if isinstance(data, dict):
+            if isinstance(data.get("code"), int) and not isinstance(data.get("code"), bool):
+                code = data["code"]
+            if isinstance(data.get("message"), str):
+                message = self._redact(data["message"])
+        elif body:
+            message += " with a non-JSON body"
+        return _error_class(status, code, smsapi=False)(
+            message,
+            status_code=status,
+            code=code,
+            body=self._excerpt(body),
+            retry_after=retry_after,
+        )
+
+    def _v1_error(self, status: int, data: dict[str, Any], body: bytes) -> APIError:
+        code = data.get("code")
+        code = code if isinstance(code, int) and not isinstance(code, bool) else None
+        message = data.get("message")
+        text = self._redact(message) if isinstance(message, str) else "error reported in body"
+        cls = _error_class(status, code, smsapi=False)
+        return cls(text, status_code=status, code=code, body=self._excerpt(body))
+
+    def _smsapi_error(self, status: int, data: dict[str, Any], body: bytes) -> APIError:
+        code = data.get("statusCode")
+        code = code if isinstance(code, int) and not isinstance(code, bool) else None
+        message = data.get("message")
+        text = self._redact(message) if isinstance(message, str) else "smsapi returned result false"
+        cls = _error_class(status, code, smsapi=True)
+        return cls(text, status_code=status, code=code, body=self._excerpt(body))
+
+    def _malformed(self, status: int, body: bytes, why: str) -> MalformedResponseError:
+        return MalformedResponseError(
+            f"unexpected response: {why}", status_code=status, body=self._excerpt(body)
+        )
+
+    def _decode(self, status: int, body: bytes) -> Any:
+        if not body.strip():
+            raise self._malformed(status, body, "empty body")
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise self._malformed(status, body, "body is not JSON") from None
+
+    def _parse(self, parse: Callable[[Any], T], data: Any, status: int, body: bytes) -> T:
+        try:
+            return parse(data)
+        except Exception as exc:  # any mismatch of shape or type: cattrs, KeyError, ...
+            raise self._malformed(status, body, describe_structure_error(exc)) from None
+
+
+def encode_json(value: Any) -> bytes:
+    """Encode a request body as compact UTF-8 JSON."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def describe_structure_error(exc: Exception) -> str:
+    """Describe a structuring failure by path and expected type, never by value."""
+    import cattrs
+
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "body does not match the documented shape: " + "; ".join(cattrs.transform_error(exc))
+    return f"body does not match the documented shape ({type(exc).__name__})"
+
+
+def _error_class(status: int, code: int | None, *, smsapi: bool) -> type[APIError]:
+    """Pick the exception class for an HTTP status and an API code."""
+    if smsapi and code is not None:
+        if code in _SMSAPI_AUTH:
+            return AuthenticationError
+        if code in _SMSAPI_PERMISSION:
+            return PermissionDeniedError
+        if code in _SMSAPI_RATE:
+            return RateLimitError
+        if code in _SMSAPI_SERVER:
+            return ServerError
+        if status < 400:
+            return BadRequestError
+    if status == 401 or code == _CODE_UNAUTHORIZED:
+        return AuthenticationError
+    if status == 403:
+        return PermissionDeniedError
+    if status == 404 or code == _CODE_LIST_NOT_FOUND:
+        return NotFoundError
+    if status == 429:
+        return RateLimitError
+    if status >= 500:
+        return ServerError
+    if 400 <= status < 500:
+        return BadRequestError
+    return APIError

@@ -1,0 +1,166 @@
+"""``client.members``: list, add, update and delete the members of a contact list."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from typing import Any
+
+from .._bulk import MemberInput, add_members
+from .._constants import DEFAULT_BATCH_SIZE, DEFAULT_PAGE_SIZE, MAX_MEMBER_IDS
+from .._convert import (
+    AddResponse,
+    AddResult,
+    CountResponse,
+    ListResponse,
+    structurer,
+    unstructure_member,
+)
+from .._errors import ValidationError
+from .._models import AddMembersResult, AddProgress, Member, NewMember, Page
+from .._pagination import AsyncPaginator, PageFetcher
+from .._validation import check_batch_size, check_id, check_member_fields, check_page_size
+from ._base import Resource
+
+__all__ = ["Members"]
+
+_parse_page = structurer(ListResponse[Member])
+_parse_add = structurer(AddResponse)
+_parse_count = structurer(CountResponse)
+
+
+def _path(contact_list_id: int) -> str:
+    return f"/v1/contact_lists/{check_id('contact_list_id', contact_list_id)}/members"
+
+
+class Members(Resource):
+    """The member endpoints of the v1 API."""
+
+    __slots__ = ()
+
+    def list(
+        self,
+        contact_list_id: int,
+        *,
+        phone: str | None = None,
+        member_ids: Sequence[int] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        max_items: int | None = None,
+    ) -> AsyncPaginator[Member]:
+        """Iterate over the members of a contact list.
+
+        Args:
+            contact_list_id: The list.
+            phone: Only members whose phone contains this (the API's fuzzy match).
+            member_ids: Only these members. More than 100 ids are split into
+                requests of at most 100 (the API's limit), yielded in order.
+            page_size: Members per request, 1 to 100.
+            max_items: Stop after this many members.
+
+        Returns:
+            An async iterator of ``Member``; ``.pages()`` gives whole pages.
+        """
+        path = _path(contact_list_id)
+        check_page_size(page_size)
+        base: dict[str, str | int] = {}
+        if phone is not None:
+            base["phone"] = phone
+        queries = [base]
+        if member_ids is not None:
+            ids = [check_id("member_ids", member_id) for member_id in member_ids]
+            if not ids:
+                raise ValidationError("member_ids must not be empty (use None for all members)")
+            queries = [
+                {**base, "member_ids": ";".join(map(str, ids[start : start + MAX_MEMBER_IDS]))}
+                for start in range(0, len(ids), MAX_MEMBER_IDS)
+            ]
+        return AsyncPaginator(
+            [self._fetcher(path, query) for query in queries],
+            page_size=page_size,
+            max_items=max_items,
+            concurrency=self._max_concurrency,
+        )
+
+    def _fetcher(self, path: str, query: dict[str, str | int]) -> PageFetcher[Member]:
+        async def fetch(offset: int, limit: int) -> Page[Member]:
+            body = await self._transport.v1(
+                "GET", path, params={**query, "offset": offset, "limit": limit}, parse=_parse_page
+            )
+            return Page(body.result, offset, body.total)
+
+        return fetch
+
+    async def add(
+        self,
+        contact_list_id: int,
+        members: Iterable[MemberInput] | AsyncIterable[MemberInput],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int | None = None,
+        raise_on_error: bool = True,
+        on_progress: Callable[[AddProgress], Any] | None = None,
+    ) -> AddMembersResult:
+        """Add members to a contact list, in batches, accounting for every one.
+
+        Args:
+            contact_list_id: The list.
+            members: ``NewMember`` objects or dicts with ``phone``, ``name``, ``vars``;
+                an iterable or an async iterable, consumed lazily.
+            batch_size: Members per request, 1 to 1000.
+            concurrency: Batches in flight at once; defaults to the client's
+                ``max_concurrency``.
+            raise_on_error: Raise ``BulkAddError`` (after every batch has finished)
+                when any batch failed; otherwise return the result.
+            on_progress: Called with an ``AddProgress`` after each batch.
+
+        Returns:
+            The account: ``count`` added, ``invalid`` phones, ``failed`` batches.
+        """
+        path = _path(contact_list_id)
+        check_batch_size(batch_size)
+
+        async def send(batch: list[NewMember]) -> AddResult:
+            payload = {"members": [unstructure_member(member) for member in batch]}
+            body = await self._transport.v1("POST", path, json_body=payload, parse=_parse_add)
+            return body.result
+
+        return await add_members(
+            members, send, batch_size=batch_size, raise_on_error=raise_on_error
+        )
+
+    async def update(
+        self,
+        contact_list_id: int,
+        member_id: int,
+        *,
+        phone: str | None = None,
+        name: str | None = None,
+        vars: dict[str, Any] | None = None,
+    ) -> int:
+        """Change a member's phone, name or vars (``None`` leaves a field as it is).
+
+        Returns:
+            The API's ``count`` of updated members (1).
+        """
+        path = f"{_path(contact_list_id)}/{check_id('member_id', member_id)}"
+        check_member_fields(phone=phone, name=name, vars=vars)
+        member: dict[str, Any] = {}
+        if phone is not None:
+            member["phone"] = phone
+        if name is not None:
+            member["name"] = name
+        if vars is not None:
+            member["vars"] = vars
+        body = await self._transport.v1(
+            "PUT", path, json_body={"member": member}, parse=_parse_count
+        )
+        return body.count
+
+    async def delete(self, contact_list_id: int, member_id: int) -> int:
+        """Remove a member from a contact list.
+
+        Returns:
+            The API's ``count`` of deleted members (1).
+        """
+        path = f"{_path(contact_list_id)}/{check_id('member_id', member_id)}"
+        body = await self._transport.v1("DELETE", path, parse=_parse_count)
+        return body.count
