@@ -33,7 +33,7 @@ __all__ = ["AsyncSmsClient"]
 class AsyncSmsClient:
     """An asyncio client for the SMS contact-list API and its task API.
 
-    Use it as an async context manager, or call ``aclose()`` when done::
+    Use it as an async context manager, or call ``aclose()`` when done:
 
         async with AsyncSmsClient("user", "key") as client:
             async for contact_list in client.contact_lists.list():
