@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from ._constants import (
     MAX_BATCH_SIZE,
@@ -113,13 +112,11 @@ def member_problem(member: NewMember) -> str | None:
 _MEMBER_KEYS = frozenset({"phone", "name", "vars"})
 
 
-def to_new_member(value: NewMember | Mapping[str, Any]) -> NewMember:
+def to_new_member(value: object) -> NewMember:
     """Turn a ``NewMember`` or a dict with ``phone``, ``name``, ``vars`` into a ``NewMember``.
 
     Raises ``ValidationError`` for anything else, or a dict with other keys or no phone.
     """
-    if type(value) is NewMember:
-        return value
     if isinstance(value, NewMember):
         return value
     if isinstance(value, Mapping):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from typing import Any
 
-from .._bulk import MemberInput, add_members
+from .._bulk import MemberInput, ProgressCallback, add_members
 from .._constants import DEFAULT_BATCH_SIZE, DEFAULT_PAGE_SIZE, MAX_MEMBER_IDS
 from .._convert import (
     AddResponse,
@@ -16,9 +16,15 @@ from .._convert import (
     unstructure_member,
 )
 from .._errors import ValidationError
-from .._models import AddMembersResult, AddProgress, Member, NewMember, Page
+from .._models import AddMembersResult, Member, NewMember, Page
 from .._pagination import AsyncPaginator, PageFetcher
-from .._validation import check_batch_size, check_id, check_member_fields, check_page_size
+from .._validation import (
+    check_batch_size,
+    check_id,
+    check_member_fields,
+    check_page_size,
+    check_range,
+)
 from ._base import Resource
 
 __all__ = ["Members"]
@@ -97,7 +103,7 @@ class Members(Resource):
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int | None = None,
         raise_on_error: bool = True,
-        on_progress: Callable[[AddProgress], Any] | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> AddMembersResult:
         """Add members to a contact list, in batches, accounting for every one.
 
@@ -117,6 +123,9 @@ class Members(Resource):
         """
         path = _path(contact_list_id)
         check_batch_size(batch_size)
+        if concurrency is None:
+            concurrency = self._max_concurrency
+        check_range("concurrency", concurrency, 1, 10_000)
 
         async def send(batch: list[NewMember]) -> AddResult:
             payload = {"members": [unstructure_member(member) for member in batch]}
@@ -124,7 +133,12 @@ class Members(Resource):
             return body.result
 
         return await add_members(
-            members, send, batch_size=batch_size, raise_on_error=raise_on_error
+            members,
+            send,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            raise_on_error=raise_on_error,
+            on_progress=on_progress,
         )
 
     async def update(
