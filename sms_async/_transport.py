@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -66,6 +67,9 @@ _SMSAPI_RATE = frozenset({496, 498})
 _SMSAPI_SERVER = frozenset({501})
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+
+#: The signature of the smsapi request being handled in this task, masked like the key.
+_current_signature: ContextVar[str | None] = ContextVar("sms_async_signature", default=None)
 
 
 class RateLimiter(Protocol):
@@ -145,8 +149,10 @@ class Transport:
         self._signature_method = signature_method
         self._concurrency = concurrency
         self._rate_limiter = rate_limiter
+        authorization = basic_auth_header(sms_user, sms_key)
+        self._secrets = (sms_key, authorization.removeprefix("Basic "))
         self._v1_headers = {
-            "Authorization": basic_auth_header(sms_user, sms_key),
+            "Authorization": authorization,
             "User-Agent": f"sms-async/{__version__}",
             "Accept": "application/json",
         }
@@ -204,13 +210,19 @@ class Transport:
         request = self._http.build_request(
             "POST", self._task_base_url + path, data=signed, headers=self._smsapi_headers
         )
-        status, body = await self._send(request, path, idempotent=idempotent)
-        data = self._decode(status, body)
-        if not isinstance(data, dict) or not isinstance(data.get("result"), bool):
-            raise self._malformed(status, body, "expected an smsapi envelope with a boolean result")
-        if data["result"] is not True:
-            raise self._smsapi_error(status, data, body)
-        return self._parse(parse, data, status, body)
+        token = _current_signature.set(signed["signature"])
+        try:
+            status, body = await self._send(request, path, idempotent=idempotent)
+            data = self._decode(status, body)
+            if not isinstance(data, dict) or not isinstance(data.get("result"), bool):
+                raise self._malformed(
+                    status, body, "expected an smsapi envelope with a boolean result"
+                )
+            if data["result"] is not True:
+                raise self._smsapi_error(status, data, body)
+            return self._parse(parse, data, status, body)
+        finally:
+            _current_signature.reset(token)
 
     async def aclose(self) -> None:
         """Close the underlying httpx client (only called when the SDK owns it)."""
@@ -329,8 +341,11 @@ class Transport:
         return self._redact(text[:BODY_EXCERPT_CHARS])
 
     def _redact(self, text: str) -> str:
-        if self._sms_key and self._sms_key in text:
-            text = text.replace(self._sms_key, "***")
+        """Mask the key, the Basic token and the current signature wherever they appear."""
+        signature = _current_signature.get()
+        for secret in (*self._secrets, signature) if signature else self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
         return text
 
     def _status_error(self, response: httpx.Response, body: bytes) -> APIError:
