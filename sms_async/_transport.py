@@ -233,6 +233,14 @@ class Transport:
     async def _send(
         self, request: httpx.Request, path: str, *, idempotent: bool
     ) -> tuple[int, bytes]:
+        # The first attempt runs outside the retry machinery: a request that
+        # succeeds (nearly all of them) pays nothing for it.
+        try:
+            return await self._send_once(request, path)
+        except (APIConnectionError, APIError) as exc:
+            if self._max_retries == 0:
+                raise
+            first_failure: Exception | None = exc
         attempt = 0
 
         def should_retry(exc: Exception) -> bool | float:
@@ -243,6 +251,9 @@ class Transport:
         ):
             with retry:
                 attempt += 1
+                if first_failure is not None:
+                    failure, first_failure = first_failure, None
+                    raise failure  # let stamina decide on the first attempt's failure
                 return await self._send_once(request, path)
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
