@@ -24,6 +24,7 @@ from ._errors import (
 from ._models import (
     AddMembersResult,
     AddProgress,
+    BatchOutcome,
     ContactList,
     FailedBatch,
     Member,
@@ -45,6 +46,7 @@ __all__ = [
     "AsyncSmsClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchOutcome",
     "BulkAddError",
     "ConfigurationError",
     "ContactList",

@@ -23,7 +23,7 @@ from typing import Any
 from ._constants import LOGGER_NAME
 from ._convert import AddResult
 from ._errors import BulkAddError, SmsError, ValidationError
-from ._models import AddMembersResult, AddProgress, FailedBatch, NewMember
+from ._models import AddMembersResult, AddProgress, BatchOutcome, FailedBatch, NewMember
 from ._validation import member_problem, to_new_member
 
 __all__ = ["MemberInput", "ProgressCallback", "add_members"]
@@ -43,11 +43,11 @@ class _Account:
     def __init__(self, total: int | None) -> None:
         self.added = 0
         self.invalid: list[str] = []
-        self.failed: list[FailedBatch] = []
+        self.failed: list[tuple[int, FailedBatch]] = []
         self.failed_members = 0
         self.total = total
 
-    def progress(self) -> AddProgress:
+    def progress(self, batch: BatchOutcome | None) -> AddProgress:
         invalid = len(self.invalid)
         return AddProgress(
             sent=self.added + invalid + self.failed_members,
@@ -55,10 +55,12 @@ class _Account:
             invalid=invalid,
             failed=self.failed_members,
             total=self.total,
+            batch=batch,
         )
 
     def result(self) -> AddMembersResult:
-        return AddMembersResult(count=self.added, invalid=self.invalid, failed=self.failed)
+        failed = [batch for _, batch in sorted(self.failed, key=lambda pair: pair[0])]
+        return AddMembersResult(count=self.added, invalid=self.invalid, failed=failed)
 
 
 async def add_members(
@@ -74,20 +76,22 @@ async def add_members(
     account = _Account(len(members) if isinstance(members, Sized) else None)
     slots = asyncio.Semaphore(concurrency)
 
-    async def report() -> None:
+    async def report(batch: BatchOutcome | None) -> None:
         if on_progress is not None:
-            outcome = on_progress(account.progress())
+            outcome = on_progress(account.progress(batch))
             if inspect.isawaitable(outcome):
                 await outcome
 
-    async def run(batch: list[NewMember]) -> None:
+    async def run(index: int, batch: list[NewMember]) -> None:
         try:
             try:
                 added = await send(batch)
             except SmsError as exc:
-                account.failed.append(FailedBatch(batch, exc))
+                account.failed.append((index, FailedBatch(batch, exc)))
                 account.failed_members += len(batch)
+                outcome = BatchOutcome(batch, error=exc)
             else:
+                outcome = BatchOutcome(batch, added.count, added.invalid)
                 account.added += added.count
                 account.invalid.extend(added.invalid)
                 if added.count + len(added.invalid) != len(batch):
@@ -98,13 +102,16 @@ async def add_members(
                         added.count,
                         len(added.invalid),
                     )
+            # Reported while the slot is held: a slow on_progress slows the upload
+            # down instead of letting finished batches pile up in memory.
+            await report(outcome)
         finally:
             slots.release()
-        await report()
 
     try:
         async with asyncio.TaskGroup() as group:
             batch: list[NewMember] = []
+            batches = 0
             rejected_since_report = False
             async for raw in _aiter(members):
                 member = _accept(raw, account)
@@ -114,17 +121,19 @@ async def add_members(
                 batch.append(member)
                 if len(batch) >= batch_size:
                     await slots.acquire()
-                    group.create_task(run(batch))
+                    group.create_task(run(batches, batch))
+                    batches += 1
                     batch = []
                     rejected_since_report = False
             if batch:
                 await slots.acquire()
-                group.create_task(run(batch))
+                group.create_task(run(batches, batch))
             elif rejected_since_report:
-                await report()
+                await report(None)
     except BaseExceptionGroup as errors:
-        # Only an exception from the input or from on_progress gets here (a batch's
-        # SmsError is accounted for): raise it as itself, not wrapped in a group.
+        # A batch's SmsError is accounted for and never gets here; what does is an
+        # exception from the input, from on_progress, or a bug. A single one is
+        # raised as itself, not wrapped in a group.
         if len(errors.exceptions) == 1:
             raise errors.exceptions[0] from None
         raise
@@ -139,13 +148,17 @@ def _accept(raw: object, account: _Account) -> NewMember | None:
     try:
         member = to_new_member(raw)
     except ValidationError:
-        phone = raw.get("phone") if isinstance(raw, Mapping) else raw
-        account.invalid.append("" if phone is None else str(phone))
+        account.invalid.append(_phone_of(raw.get("phone") if isinstance(raw, Mapping) else raw))
         return None
     if member_problem(member) is not None:
-        account.invalid.append(str(member.phone))
+        account.invalid.append(_phone_of(member.phone))
         return None
     return member
+
+
+def _phone_of(value: object) -> str:
+    """The text recorded in ``invalid`` for a rejected member's phone."""
+    return "" if value is None else str(value)
 
 
 async def _aiter(items: Iterable[MemberInput] | AsyncIterable[MemberInput]) -> Any:

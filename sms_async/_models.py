@@ -18,6 +18,7 @@ from ._errors import SmsError
 __all__ = [
     "AddMembersResult",
     "AddProgress",
+    "BatchOutcome",
     "ContactList",
     "FailedBatch",
     "Member",
@@ -165,7 +166,7 @@ class AddMembersResult:
     Attributes:
         count: Members the API added.
         invalid: Phones of the members that were rejected, by the API or before sending.
-        failed: The batches that failed, each with its members and error.
+        failed: The batches that failed, each with its members and error, in input order.
     """
 
     count: int = 0
@@ -174,8 +175,25 @@ class AddMembersResult:
 
     @property
     def failed_members(self) -> list[NewMember]:
-        """Every member of every failed batch, in input order of the batches."""
+        """Every member of every failed batch, in input order."""
         return [member for batch in self.failed for member in batch.members]
+
+
+@attrs.frozen
+class BatchOutcome:
+    """What happened to one batch of ``members.add``.
+
+    Attributes:
+        members: The batch's members, as sent.
+        count: Members the API added (0 when the batch failed).
+        invalid: Phones the API rejected.
+        error: Why the batch failed, or ``None`` when the API answered.
+    """
+
+    members: list[NewMember]
+    count: int = 0
+    invalid: list[str] = attrs.field(factory=list)
+    error: SmsError | None = None
 
 
 @attrs.frozen
@@ -183,11 +201,14 @@ class AddProgress:
     """Running totals of a ``members.add`` call, passed to ``on_progress``.
 
     Attributes:
-        sent: Members consumed from the input so far and handled (sent or rejected).
+        sent: Members consumed from the input so far and settled (added, rejected
+            or failed).
         added: Members the API added so far.
         invalid: Members rejected so far, by the API or before sending.
         failed: Members in batches that failed so far.
         total: The input's length when it has one, else ``None``.
+        batch: The batch whose completion triggered this report, or ``None`` for
+            a report of rejections alone (at the end of the input).
     """
 
     sent: int
@@ -195,6 +216,7 @@ class AddProgress:
     invalid: int
     failed: int
     total: int | None = None
+    batch: BatchOutcome | None = None
 
 
 @attrs.frozen
@@ -204,7 +226,9 @@ class Page(Generic[T]):
     Attributes:
         items: The page's items, in server order.
         offset: The offset the page was requested at.
-        total: The total the server reported for the whole listing.
+        total: The total the server reported for the listing. With ``member_ids``
+            of more than 100 ids, each chunk of at most 100 ids is its own listing:
+            ``offset`` and ``total`` are those of the chunk.
     """
 
     items: list[T]

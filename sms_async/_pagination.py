@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Generic, TypeVar
 
 from ._models import Page
+from ._validation import check_max_items, check_page_size
 
 __all__ = ["AsyncPaginator", "PageFetcher"]
 
@@ -45,8 +46,8 @@ class AsyncPaginator(Generic[T]):
         concurrency: int = 1,
     ) -> None:
         self._sources = tuple(sources)
-        self._page_size = page_size
-        self._max_items = max_items
+        self._page_size = check_page_size(page_size)
+        self._max_items = check_max_items(max_items)
         self._concurrency = max(1, concurrency)
 
     def __repr__(self) -> str:

@@ -179,6 +179,7 @@ class Transport:
 
         GET, PUT and DELETE are treated as safe to repeat; POST is not.
         """
+        self._check_open(method, path)
         headers = self._v1_headers
         content = None
         if json_body is not None:
@@ -205,6 +206,7 @@ class Transport:
 
         ``result`` and ``statusCode`` of the envelope are checked here.
         """
+        self._check_open("POST", path)
         signed = {"smsUser": self._sms_user, **params}
         signed["signature"] = sign_params(signed, self._sms_key, self._signature_method)
         request = self._http.build_request(
@@ -223,6 +225,12 @@ class Transport:
             return self._parse(parse, data, status, body)
         finally:
             _current_signature.reset(token)
+
+    def _check_open(self, method: str, path: str) -> None:
+        if self._http.is_closed:
+            raise APIConnectionError(
+                f"{method} {path}: the client is closed", method=method, path=path
+            )
 
     async def aclose(self) -> None:
         """Close the underlying httpx client (only called when the SDK owns it)."""

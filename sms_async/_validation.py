@@ -58,6 +58,15 @@ def check_page_size(value: object) -> int:
     return check_range("page_size", value, 1, MAX_PAGE_SIZE)
 
 
+def check_max_items(value: object) -> int | None:
+    """Return a valid ``max_items`` (``None``, or an int >= 0)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(f"max_items must be None or an integer >= 0, got {value!r}")
+    return value
+
+
 def check_batch_size(value: object) -> int:
     """Return a valid ``batch_size`` (1..1000)."""
     return check_range("batch_size", value, 1, MAX_BATCH_SIZE)

@@ -203,7 +203,10 @@ async def test_on_progress_reports_running_totals(
     await client.members.add(7, members, batch_size=100, concurrency=1, on_progress=seen.append)
     # "bad" (the last input) is rejected while the third batch waits for the only slot
     assert [p.sent for p in seen] == [100, 201, 251]
-    assert seen[-1] == AddProgress(sent=251, added=249, invalid=2, failed=0, total=251)
+    last = seen[-1]
+    assert (last.sent, last.added, last.invalid, last.failed, last.total) == (251, 249, 2, 0, 251)
+    assert last.batch is not None
+    assert len(last.batch.members) == 50
 
 
 async def test_on_progress_may_be_async_and_total_is_none_for_generators(
@@ -348,3 +351,74 @@ def test_every_member_ends_in_exactly_one_place(
     assert result.count == len(stored)
     assert Counter(stored) + Counter(result.invalid) + Counter(failed) == Counter(input_phones)
     assert all(len(b.members) <= batch_size for b in result.failed)
+
+
+async def test_failed_batches_are_in_input_order_even_when_they_finish_out_of_order(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    async def fail_in_reverse(request: httpx.Request) -> httpx.Response:
+        first = json.loads(request.content)["members"][0]["phone"]
+        # the earlier the batch, the later it fails
+        for _ in range(100 - int(first[-3:]) // 10):
+            await asyncio.sleep(0)
+        return httpx.Response(400, json={"code": 1, "message": "no"})
+
+    router.post(MEMBERS).mock(side_effect=fail_in_reverse)
+    members = [NewMember(f"+1{i:03d}") for i in range(40)]
+    result = await client.members.add(7, members, batch_size=10, raise_on_error=False)
+    assert [m.phone for m in result.failed_members] == [m.phone for m in members]
+
+
+async def test_slow_progress_callbacks_hold_their_slot(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    router.post(MEMBERS).mock(side_effect=Store())
+    running = 0
+    most = 0
+
+    async def slow(progress: AddProgress) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        running -= 1
+
+    await client.members.add(7, people(2000), batch_size=100, concurrency=3, on_progress=slow)
+    assert most <= 3
+
+
+async def test_progress_carries_the_batch_outcome(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    store = Store(reject=frozenset({people(1)[0].phone}))
+    router.post(MEMBERS).mock(side_effect=store)
+    outcomes = []
+    await client.members.add(
+        7, people(15), batch_size=10, concurrency=1, on_progress=lambda p: outcomes.append(p.batch)
+    )
+    assert [len(o.members) for o in outcomes] == [10, 5]
+    assert (outcomes[0].count, outcomes[0].invalid, outcomes[0].error) == (
+        9,
+        [people(1)[0].phone],
+        None,
+    )
+
+
+async def test_a_none_phone_is_recorded_as_empty(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    router.post(MEMBERS).mock(side_effect=Store())
+    result = await client.members.add(7, [{"phone": None}, {"phone": None, "x": 1}])  # type: ignore[list-item]
+    assert result.invalid == ["", ""]
+
+
+async def test_a_closed_client_raises_a_typed_error(router: respx.MockRouter) -> None:
+    from sms_async import APIConnectionError
+
+    client = AsyncSmsClient("u", "k", base_url=BASE)
+    await client.aclose()
+    with pytest.raises(APIConnectionError, match="closed"):
+        await client.contact_lists.delete(1)
+    result = await client.members.add(7, people(3), raise_on_error=False)
+    assert isinstance(result.failed[0].error, APIConnectionError)

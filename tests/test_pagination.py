@@ -236,3 +236,11 @@ async def test_paginator_can_be_iterated_again(
     first = [m.member_id async for m in paginator]
     second = [m.member_id async for m in paginator]
     assert first == second == list(range(120))
+
+
+@pytest.mark.parametrize("max_items", [-1, 1.5, "3"])
+def test_bad_max_items(client: AsyncSmsClient, max_items: object) -> None:
+    from sms_async import ValidationError
+
+    with pytest.raises(ValidationError, match="max_items"):
+        client.members.list(7, max_items=max_items)  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ from .._validation import (
     check_contact_list_name,
     check_description,
     check_id,
-    check_page_size,
 )
 from ._base import Resource
 
@@ -46,7 +45,6 @@ class ContactLists(Resource):
         Returns:
             An async iterator of ``ContactList``; ``.pages()`` gives whole pages.
         """
-        check_page_size(page_size)
         query: dict[str, str | int] = {}
         if contact_list_name is not None:
             query["contact_list_name"] = contact_list_name

@@ -22,7 +22,6 @@ from .._validation import (
     check_batch_size,
     check_id,
     check_member_fields,
-    check_page_size,
     check_range,
 )
 from ._base import Resource
@@ -66,7 +65,6 @@ class Members(Resource):
             An async iterator of ``Member``; ``.pages()`` gives whole pages.
         """
         path = _path(contact_list_id)
-        check_page_size(page_size)
         base: dict[str, str | int] = {}
         if phone is not None:
             base["phone"] = phone
@@ -116,7 +114,10 @@ class Members(Resource):
                 ``max_concurrency``.
             raise_on_error: Raise ``BulkAddError`` (after every batch has finished)
                 when any batch failed; otherwise return the result.
-            on_progress: Called with an ``AddProgress`` after each batch.
+            on_progress: Called (or awaited, if it returns an awaitable) with an
+                ``AddProgress`` after each batch, and once more at the end if members
+                were rejected after the last batch was sent. The batch's slot is held
+                while it runs, so a slow callback slows the upload down.
 
         Returns:
             The account: ``count`` added, ``invalid`` phones, ``failed`` batches.
