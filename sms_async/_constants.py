@@ -49,6 +49,8 @@ DEFAULT_POLL_INTERVAL: Final = 5.0
 
 #: Characters of a response body kept in an error.
 BODY_EXCERPT_CHARS: Final = 200
+#: Characters of a server's message kept in an error.
+MAX_MESSAGE_CHARS: Final = 500
 #: A response body larger than this is refused rather than read into memory.
 MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 

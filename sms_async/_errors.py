@@ -154,10 +154,11 @@ class ServerError(APIError):
 
 
 class MalformedResponseError(APIError):
-    """A success status came with a body that is not the documented JSON.
+    """A response whose body is not the documented JSON.
 
-    Raised for HTML pages, empty or truncated bodies, JSON of the wrong shape or
-    types, and bodies larger than the SDK reads.
+    Raised for success (and unexpected 3xx) statuses with HTML pages, empty or
+    truncated bodies, or JSON of the wrong shape or types; and, whatever the
+    status, for bodies larger than the SDK reads (16 MiB), which are not read.
     """
 
 

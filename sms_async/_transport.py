@@ -26,6 +26,7 @@ from ._auth import basic_auth_header, sign_params
 from ._constants import (
     BODY_EXCERPT_CHARS,
     LOGGER_NAME,
+    MAX_MESSAGE_CHARS,
     MAX_RESPONSE_BYTES,
     RETRY_AFTER_MAX,
     RETRY_INITIAL_WAIT,
@@ -316,6 +317,8 @@ class Transport:
         self._log_request(request.method, path, status, started)
         if status >= 400 or status < 200:
             raise self._status_error(response, body)
+        # A 3xx is not followed (the API never redirects): its body then fails to
+        # parse and surfaces as a MalformedResponseError with that status.
         return status, body
 
     async def _read_body(self, response: httpx.Response, path: str) -> bytes:
@@ -339,7 +342,7 @@ class Transport:
     # --- errors --------------------------------------------------------------------------
 
     def _connection_error(self, exc: httpx.HTTPError, method: str, path: str) -> Exception:
-        detail = self._redact(str(exc)) or type(exc).__name__
+        detail = self._message(str(exc)) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"{method} {path} timed out ({type(exc).__name__}: {detail})",
@@ -355,9 +358,16 @@ class Transport:
             f"response body larger than {MAX_RESPONSE_BYTES} bytes", status_code=status
         )
 
-    def _excerpt(self, body: bytes) -> str:
-        text = body[: BODY_EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-        return self._redact(text[:BODY_EXCERPT_CHARS])
+    def _excerpt(self, body: bytes, limit: int = BODY_EXCERPT_CHARS) -> str:
+        """The first *limit* characters of *body*, masked before the cut (so no part
+        of a secret that straddles the cut can show)."""
+        window = 4 * (limit + max(len(secret) for secret in self._secrets) + 128)
+        text = body[:window].decode("utf-8", errors="replace")
+        return self._redact(text)[:limit]
+
+    def _message(self, text: str) -> str:
+        """A server's message, masked and capped at ``MAX_MESSAGE_CHARS``."""
+        return self._redact(text[: 4 * MAX_MESSAGE_CHARS])[:MAX_MESSAGE_CHARS]
 
     def _redact(self, text: str) -> str:
         """Mask the key, the Basic token and the current signature wherever they appear."""
@@ -372,7 +382,7 @@ class Transport:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         code: int | None = None
         message = f"HTTP {status} {response.reason_phrase}".strip()
@@ -380,7 +390,7 @@ class Transport:
             if isinstance(data.get("code"), int) and not isinstance(data.get("code"), bool):
                 code = data["code"]
             if isinstance(data.get("message"), str):
-                message = self._redact(data["message"])
+                message = self._message(data["message"])
         elif body:
             message += " with a non-JSON body"
         return _error_class(status, code, smsapi=False)(
@@ -395,7 +405,7 @@ class Transport:
         code = data.get("code")
         code = code if isinstance(code, int) and not isinstance(code, bool) else None
         message = data.get("message")
-        text = self._redact(message) if isinstance(message, str) else "error reported in body"
+        text = self._message(message) if isinstance(message, str) else "error reported in body"
         cls = _error_class(status, code, smsapi=False)
         return cls(text, status_code=status, code=code, body=self._excerpt(body))
 
@@ -403,7 +413,9 @@ class Transport:
         code = data.get("statusCode")
         code = code if isinstance(code, int) and not isinstance(code, bool) else None
         message = data.get("message")
-        text = self._redact(message) if isinstance(message, str) else "smsapi returned result false"
+        text = (
+            self._message(message) if isinstance(message, str) else "smsapi returned result false"
+        )
         cls = _error_class(status, code, smsapi=True)
         return cls(text, status_code=status, code=code, body=self._excerpt(body))
 

@@ -523,3 +523,38 @@ async def test_secrets_never_appear_in_logs_reprs_or_errors(
     blob = "\n".join(texts)
     for secret in (KEY, token, *signatures):
         assert secret not in blob
+
+
+async def test_deeply_nested_error_bodies_are_typed(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    router.delete(LIST).mock(
+        return_value=httpx.Response(400, content=b"[" * 100_000 + b"]" * 100_000)
+    )
+    with pytest.raises(APIError) as info:
+        await client.contact_lists.delete(1)
+    assert info.value.status_code == 400
+
+
+@pytest.mark.parametrize("offset", [150, 190, 199, 200, 230])
+async def test_a_key_straddling_the_excerpt_cut_is_masked(
+    client: AsyncSmsClient, router: respx.MockRouter, offset: int
+) -> None:
+    body = "x" * offset + KEY + "y" * 300
+    router.delete(LIST).mock(return_value=httpx.Response(400, text=body))
+    with pytest.raises(APIError) as info:
+        await client.contact_lists.delete(1)
+    assert len(info.value.body) <= 200
+    for size in range(4, len(KEY) + 1):
+        assert KEY[:size] not in str(info.value)
+
+
+async def test_long_server_messages_are_capped(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    router.delete(LIST).mock(
+        return_value=httpx.Response(400, json={"code": 1, "message": "m" * 100_000})
+    )
+    with pytest.raises(APIError) as info:
+        await client.contact_lists.delete(1)
+    assert len(info.value.message) == 500
