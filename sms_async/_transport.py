@@ -359,8 +359,10 @@ class Transport:
         )
 
     def _excerpt(self, body: bytes, limit: int = BODY_EXCERPT_CHARS) -> str:
-        """The first *limit* characters of *body*, masked before the cut (so no part
-        of a secret that straddles the cut can show)."""
+        """The first *limit* characters of *body*, masked before the cut.
+
+        Masking first means no part of a secret that straddles the cut can show.
+        """
         window = 4 * (limit + max(len(secret) for secret in self._secrets) + 128)
         text = body[:window].decode("utf-8", errors="replace")
         return self._redact(text)[:limit]

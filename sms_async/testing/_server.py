@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import attrs
 import httpx
@@ -513,7 +513,9 @@ def spawn_server(
 
     The child has its own interpreter, so a benchmark's client and the fake do
     not share a CPU core or the GIL. Yields once the child accepts connections;
-    the child is terminated when the block exits.
+    the child is terminated when the block exits. What the child prints after
+    its first line (an access log, with ``--access-log``) goes to ``sys.stdout``.
+    POSIX only (it waits on the child's pipe with ``select``).
 
     Args:
         sms_user: The account's user.
@@ -543,12 +545,17 @@ def spawn_server(
         *extra_args,
     ]
     with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as child:
+        output = child.stdout
+        assert output is not None
+        relay: threading.Thread | None = None
         try:
-            assert child.stdout is not None
-            ready, _, _ = select.select([child.stdout], [], [], startup_timeout)
-            line = child.stdout.readline() if ready else ""
+            ready, _, _ = select.select([output], [], [], startup_timeout)
+            line = output.readline() if ready else ""
             if not line.startswith(READY_PREFIX):
                 raise RuntimeError(f"the fake server did not start (it said {line!r})")
+            # keep reading what the child prints (an access log), or its pipe fills up
+            relay = threading.Thread(target=_relay, args=(output,), daemon=True)
+            relay.start()
             yield SpawnedServer(line[len(READY_PREFIX) :].strip(), child.pid)
         finally:
             child.terminate()
@@ -557,6 +564,13 @@ def spawn_server(
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+            if relay is not None:
+                relay.join(startup_timeout)
+
+
+def _relay(output: IO[str]) -> None:
+    for line in output:
+        sys.stdout.write(line)
 
 
 def fault_arguments(config: FaultConfig) -> list[str]:

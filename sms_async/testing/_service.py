@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hmac
 import json
 import logging
@@ -93,6 +94,8 @@ _PHONE = re.compile(r"\+?[0-9]+")
 _EXECUTE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _INT = re.compile(r"-?[0-9]{1,18}")
 
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _JSON_TYPE: Final = ("content-type", "application/json;charset=UTF-8")
 _HTML_TYPE: Final = ("content-type", "text/html; charset=utf-8")
 _UNAVAILABLE_PAGE: Final = (
@@ -129,7 +132,13 @@ class _Fail(Exception):
 # --- the stored state ----------------------------------------------------------------------
 
 
-@attrs.define(eq=False)
+def _forget_row(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> Any:
+    if attribute.name != "_row":
+        object.__setattr__(instance, "_row", None)
+    return value
+
+
+@attrs.define(eq=False, on_setattr=_forget_row)
 class StoredMember:
     """A member as the fake stores it.
 
@@ -140,6 +149,9 @@ class StoredMember:
         vars: Its variables as a dict (after ``name`` overrode a ``name`` key).
         create_time: When it was added (fake clock).
         update_time: When it last changed (fake clock).
+
+    Replace a field rather than change it in place (``member.vars = {...}``):
+    the member's rendered row is cached until a field is set.
     """
 
     member_id: int
@@ -148,6 +160,7 @@ class StoredMember:
     vars: dict[str, Any]
     create_time: datetime
     update_time: datetime
+    _row: tuple[bool, dict[str, Any]] | None = attrs.field(init=False, default=None, repr=False)
 
 
 @attrs.define(eq=False)
@@ -285,13 +298,17 @@ def py_literal(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, Mapping):
-        items = ",".join(f"{py_literal(key)}:{py_literal(item)}" for key, item in value.items())
+        items = ",".join(
+            f"{py_literal(key)}:{_quote(item) if type(item) is str else py_literal(item)}"
+            for key, item in value.items()
+        )
         return "{" + items + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(py_literal(item) for item in value) + "]"
     raise TypeError(f"cannot render {type(value).__name__}")
 
 
+@functools.lru_cache(maxsize=4096)
 def v1_time(when: datetime) -> str:
     """Format a v1 timestamp: ``2016-05-10T15:18:38+0800``."""
     return when.astimezone(API_TZ).strftime(V1_TIME)
@@ -304,7 +321,7 @@ def task_time(when: datetime) -> str:
 
 def dump_json(value: Any) -> bytes:
     """Encode a response body: compact UTF-8 JSON (ASCII escapes only if it must)."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = _ENCODER.encode(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate sent to us and echoed back
@@ -397,12 +414,22 @@ def vars_problem(value: Any) -> str | None:
         if len(key) > MAX_VAR_KEY or "%" in key:
             return f"vars keys must be at most {MAX_VAR_KEY} characters, without '%'"
     try:
-        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        size = _json_size(value)
     except UnicodeEncodeError:
         return "vars must be valid text"
     if size > MAX_VARS_BYTES:
         return f"vars must be at most {MAX_VARS_BYTES} bytes"
     return None
+
+
+def _json_size(value: dict[str, Any]) -> int:
+    """Bytes of *value* as compact UTF-8 JSON (counted directly for flat string vars)."""
+    size = 1 if value else 2  # the braces, less the comma that n pairs do not need
+    for key, item in value.items():
+        if type(item) is not str or _JSON_ESCAPED.search(key) or _JSON_ESCAPED.search(item):
+            return len(_ENCODER.encode(value).encode("utf-8"))
+        size += len(key.encode()) + len(item.encode()) + 6  # "k":"v",
+    return size
 
 
 def _invalid_label(item: Any) -> str:
@@ -715,10 +742,13 @@ class FakeService:
         }
 
     def _member_row(self, member: StoredMember) -> dict[str, Any]:
+        cached = member._row
+        if cached is not None and cached[0] is self.quirks:
+            return cached[1]
         vars_: Any = member.vars
         if self.quirks:
             vars_ = py_literal(vars_) if vars_ else ""
-        return {
+        row = {
             "member_id": member.member_id,
             "phone": member.phone,
             "name": member.name,
@@ -726,6 +756,8 @@ class FakeService:
             "create_time": v1_time(member.create_time),
             "update_time": v1_time(member.update_time),
         }
+        member._row = (self.quirks, row)
+        return row
 
     def _list_lists(self, ids: tuple[str, ...], request: Request) -> Reply:
         query = request.query_params()
@@ -979,7 +1011,7 @@ class FakeService:
         raw_template = params.get("templateId", "").strip()
         if not raw_template:
             self._smsapi_fail(SC_TEMPLATE_EMPTY, "templateId is empty")
-        if not _INT.fullmatch(raw_template) or (
+        if not (raw_template.isascii() and raw_template.isdigit()) or (
             self.templates is not None and int(raw_template) not in self.templates
         ):
             self._smsapi_fail(SC_TEMPLATE_MISSING, "template does not exist")

@@ -1,0 +1,95 @@
+"""Fixtures for the fake's own tests: raw HTTP through both front-ends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+
+from sms_async import sign_params
+from sms_async.testing import FakeClock, FakeSmsServer
+
+USER = "test-user"
+KEY = "test-key"
+CST = timezone(timedelta(hours=8))
+T0 = datetime(2024, 5, 19, 14, 22, 57, tzinfo=CST)
+V1_TIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0800"
+TASK_TIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
+SEND = "/smsapi/sendContactListTask"
+QUERY = "/smsapi/queryContactListTask"
+
+
+def signed(params: Mapping[str, str], *, key: str = KEY, method: str = "md5") -> dict[str, str]:
+    return {**params, "signature": sign_params(params, key, method)}
+
+
+@attrs.define
+class Api:
+    """Raw HTTP to one fake, through one front-end."""
+
+    fake: FakeSmsServer
+    http: httpx.AsyncClient
+    kind: str
+
+    async def v1(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs.setdefault("auth", (USER, KEY))
+        return await self.http.request(method, path, **kwargs)
+
+    async def create(self, name: str, **extra: Any) -> int:
+        response = await self.v1(
+            "POST", "/v1/contact_lists", json={"contact_list_name": name, **extra}
+        )
+        assert response.status_code == 200, response.text
+        list_id: int = response.json()["result"]["contact_list_id"]
+        return list_id
+
+    async def smsapi(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        http_method: str = "POST",
+        sign: str | None = "md5",
+        user: str = USER,
+    ) -> httpx.Response:
+        data = {"smsUser": user, **params}
+        if sign is not None:
+            data = signed(data, method=sign)
+        if http_method == "GET":
+            return await self.http.get(path, params=data)
+        return await self.http.post(path, data=data)
+
+
+@pytest.fixture(scope="session")
+def threaded_fake() -> Iterator[tuple[FakeSmsServer, str]]:
+    """One fake on a loopback port for the session, served from a background thread."""
+    fake = FakeSmsServer(USER, KEY, clock=FakeClock(T0))
+    with fake.serve_in_thread() as url:
+        yield fake, url
+
+
+@pytest.fixture(params=["transport", "loopback"])
+async def api(
+    request: pytest.FixtureRequest, threaded_fake: tuple[FakeSmsServer, str]
+) -> AsyncIterator[Api]:
+    """Raw httpx to a fresh fake: in-process (transport) and over 127.0.0.1 (loopback)."""
+    if request.param == "transport":
+        fake = FakeSmsServer(USER, KEY, clock=FakeClock(T0))
+        http = httpx.AsyncClient(transport=fake.transport, base_url="http://fake.test")
+    else:
+        fake, url = threaded_fake
+        fake.reset()
+        fake.clock.set(T0)
+        http = httpx.AsyncClient(base_url=url)
+    async with http:
+        yield Api(fake, http, request.param)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSmsServer]:
+    async with FakeSmsServer(USER, KEY, clock=FakeClock(T0)) as server:
+        yield server
