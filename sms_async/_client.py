@@ -47,7 +47,8 @@ class AsyncSmsClient:
             ``https://sms.api.engagelab.cc``.
         task_base_url: The smsapi; defaults to ``$SMS_ASYNC_TASK_BASE_URL``, then
             ``https://api.sendcloud.net``.
-        timeout: Seconds, or an ``httpx.Timeout``; default 30 s, 5 s to connect.
+        timeout: Seconds, or an ``httpx.Timeout``; default 30 s, 5 s to connect. With
+            your own ``http_client``, its timeout is used unless you pass one here.
         max_retries: Retries after the first attempt of a request (see the retry policy).
         max_concurrency: Most requests of this client in flight at once, shared by
             all of its work (bulk uploads, page prefetch, single calls).
@@ -134,6 +135,8 @@ class AsyncSmsClient:
             signature_method=signature_method,
             concurrency=asyncio.Semaphore(max_concurrency),
             rate_limiter=_rate_limiter(rate_limit),
+            # With your own http_client, its timeout holds unless you pass one here.
+            request_timeout=None if self._owns_http or timeout is DEFAULT_TIMEOUT else self.timeout,
         )
         self.contact_lists = ContactLists(self._transport, max_concurrency=max_concurrency)
         self.members = Members(self._transport, max_concurrency=max_concurrency)

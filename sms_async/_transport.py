@@ -140,6 +140,7 @@ class Transport:
         signature_method: str,
         concurrency: ConcurrencyLimiter,
         rate_limiter: RateLimiter | None,
+        request_timeout: httpx.Timeout | None = None,
     ) -> None:
         self._sms_user = sms_user
         self._sms_key = sms_key
@@ -150,6 +151,10 @@ class Transport:
         self._signature_method = signature_method
         self._concurrency = concurrency
         self._rate_limiter = rate_limiter
+        # Set per request only when it must override the http_client's own timeout.
+        self._request_timeout: httpx.Timeout | httpx._client.UseClientDefault = (
+            request_timeout if request_timeout is not None else httpx.USE_CLIENT_DEFAULT
+        )
         authorization = basic_auth_header(sms_user, sms_key)
         self._secrets = (sms_key, authorization.removeprefix("Basic "))
         self._v1_headers = {
@@ -187,7 +192,12 @@ class Transport:
             content = encode_json(json_body)
             headers = {**headers, **_JSON_HEADERS}
         request = self._http.build_request(
-            method, self._base_url + path, params=params, content=content, headers=headers
+            method,
+            self._base_url + path,
+            params=params,
+            content=content,
+            headers=headers,
+            timeout=self._request_timeout,
         )
         status, body = await self._send(request, path, idempotent=method != "POST")
         data = self._decode(status, body)
@@ -211,7 +221,11 @@ class Transport:
         signed = {"smsUser": self._sms_user, **params}
         signed["signature"] = sign_params(signed, self._sms_key, self._signature_method)
         request = self._http.build_request(
-            "POST", self._task_base_url + path, data=signed, headers=self._smsapi_headers
+            "POST",
+            self._task_base_url + path,
+            data=signed,
+            headers=self._smsapi_headers,
+            timeout=self._request_timeout,
         )
         token = _current_signature.set(signed["signature"])
         try:

@@ -96,3 +96,18 @@ async def test_user_http_client_is_used(router: respx.MockRouter) -> None:
     async with http, AsyncSmsClient("u", "k", base_url="https://v1.test", http_client=http) as c:
         assert await c.contact_lists.delete(1) == 1
     assert seen == ["/v1/contact_lists/1"]
+
+
+async def test_explicit_timeout_applies_to_a_user_http_client(router: respx.MockRouter) -> None:
+    route = router.delete("https://v1.test/v1/contact_lists/1").mock(
+        return_value=httpx.Response(200, json={"count": 1})
+    )
+    async with httpx.AsyncClient(timeout=99) as http:
+        async with AsyncSmsClient(
+            "u", "k", base_url="https://v1.test", http_client=http, timeout=3
+        ) as c:
+            await c.contact_lists.delete(1)
+        assert route.calls.last.request.extensions["timeout"]["read"] == 3
+        async with AsyncSmsClient("u", "k", base_url="https://v1.test", http_client=http) as c:
+            await c.contact_lists.delete(1)
+        assert route.calls.last.request.extensions["timeout"]["read"] == 99

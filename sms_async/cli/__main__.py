@@ -1,0 +1,5 @@
+"""``python -m sms_async.cli``: the same as the ``sms-async`` command."""
+
+from ._app import main
+
+main()

@@ -1,0 +1,104 @@
+"""The import engine of the command line: rows in, an exact account and a rejects file out.
+
+Rows are streamed: only the rows of batches still in flight are kept (to write
+them to the rejects file if their batch fails or the API rejects them), so
+memory does not grow with the file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+
+import attrs
+
+from .._client import AsyncSmsClient
+from .._models import AddProgress, NewMember
+from ._files import RejectsWriter, Row
+
+__all__ = ["ImportSummary", "run_import"]
+
+
+@attrs.frozen
+class ImportSummary:
+    """The outcome of an import.
+
+    Attributes:
+        rows: Rows read.
+        added: Members the API added.
+        rejected: Rows not sent (invalid) or rejected by the API.
+        failed: Rows in batches that failed.
+        failed_batches: How many batches failed.
+        seconds: Wall time of the import.
+    """
+
+    rows: int
+    added: int
+    rejected: int
+    failed: int
+    failed_batches: int
+    seconds: float
+
+
+async def run_import(
+    client: AsyncSmsClient,
+    contact_list_id: int,
+    rows: Iterable[Row],
+    *,
+    rejects: RejectsWriter,
+    on_update: Callable[[int, int, int], None],
+    batch_size: int,
+    concurrency: int | None,
+    clock: Callable[[], float],
+) -> ImportSummary:
+    """Upload *rows* and account for every one of them."""
+    started = clock()
+    in_flight: dict[str, deque[Row]] = {}
+    read = 0
+    rejected_locally = 0
+
+    def members() -> Iterator[NewMember]:
+        nonlocal read, rejected_locally
+        for row in rows:
+            read += 1
+            if row.member is None:
+                rejected_locally += 1
+                rejects.write(row, f"invalid: {row.problem}")
+                continue
+            in_flight.setdefault(row.member.phone, deque()).append(row)
+            yield row.member
+
+    def settle(progress: AddProgress) -> None:
+        batch = progress.batch
+        if batch is not None:
+            api_invalid = Counter(batch.invalid)
+            for member in batch.members:
+                queue = in_flight[member.phone]
+                row = queue.popleft()
+                if not queue:
+                    del in_flight[member.phone]
+                if batch.error is not None:
+                    rejects.write(row, f"batch failed: {batch.error}")
+                elif api_invalid[member.phone] > 0:
+                    api_invalid[member.phone] -= 1
+                    rejects.write(row, "invalid: rejected by the API")
+        on_update(read, progress.added, rejected_locally + progress.invalid)
+
+    result = await client.members.add(
+        contact_list_id,
+        members(),
+        batch_size=batch_size,
+        concurrency=concurrency,
+        raise_on_error=False,
+        on_progress=settle,
+    )
+    rejected = rejected_locally + len(result.invalid)
+    on_update(read, result.count, rejected)
+    return ImportSummary(
+        rows=read,
+        added=result.count,
+        rejected=rejected,
+        failed=len(result.failed_members),
+        failed_batches=len(result.failed),
+        seconds=clock() - started,
+    )
