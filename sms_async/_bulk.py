@@ -15,23 +15,35 @@ the transport only retries what the server cannot have acted on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import itertools
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sized
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sized,
+)
 from typing import Any
 
-from ._constants import LOGGER_NAME
-from ._convert import AddResult
+from ._constants import LOGGER_NAME, MAX_MEMBER_NAME
+from ._convert import AddResult, unstructure_member
 from ._errors import BulkAddError, SmsError, ValidationError
 from ._models import AddMembersResult, AddProgress, BatchOutcome, FailedBatch, NewMember
-from ._validation import member_problem, to_new_member
+from ._validation import MEMBER_KEYS, PHONE_PATTERN, member_problem, to_new_member, vars_problem
 
 __all__ = ["MemberInput", "ProgressCallback", "add_members"]
 
 logger = logging.getLogger(LOGGER_NAME)
 
 MemberInput = NewMember | Mapping[str, Any]
-SendBatch = Callable[[list[NewMember]], Awaitable[AddResult]]
+#: One member as sent: ``{"phone": ..., "name"?: ..., "vars"?: ...}``.
+Payload = dict[str, Any]
+SendBatch = Callable[[list[Payload]], Awaitable[AddResult]]
 ProgressCallback = Callable[[AddProgress], Any]
 
 
@@ -82,16 +94,20 @@ async def add_members(
             if inspect.isawaitable(outcome):
                 await outcome
 
-    async def run(index: int, batch: list[NewMember]) -> None:
+    async def run(index: int, batch: list[Payload]) -> None:
         try:
+            outcome: BatchOutcome | None = None
             try:
                 added = await send(batch)
             except SmsError as exc:
-                account.failed.append((index, FailedBatch(batch, exc)))
+                members = _to_members(batch)
+                account.failed.append((index, FailedBatch(members, exc)))
                 account.failed_members += len(batch)
-                outcome = BatchOutcome(batch, error=exc)
+                if on_progress is not None:
+                    outcome = BatchOutcome(members, error=exc)
             else:
-                outcome = BatchOutcome(batch, added.count, added.invalid)
+                if on_progress is not None:
+                    outcome = BatchOutcome(_to_members(batch), added.count, added.invalid)
                 account.added += added.count
                 account.invalid.extend(added.invalid)
                 if added.count + len(added.invalid) != len(batch):
@@ -108,23 +124,28 @@ async def add_members(
         finally:
             slots.release()
 
+    invalid = account.invalid
     try:
-        async with asyncio.TaskGroup() as group:
-            batch: list[NewMember] = []
+        async with (
+            asyncio.TaskGroup() as group,
+            contextlib.aclosing(_chunks(members, batch_size)) as chunks,
+        ):
+            batch: list[Payload] = []
             batches = 0
             rejected_since_report = False
-            async for raw in _aiter(members):
-                member = _accept(raw, account)
-                if member is None:
-                    rejected_since_report = True
-                    continue
-                batch.append(member)
-                if len(batch) >= batch_size:
-                    await slots.acquire()
-                    group.create_task(run(batches, batch))
-                    batches += 1
-                    batch = []
-                    rejected_since_report = False
+            async for chunk in chunks:
+                for raw in chunk:
+                    payload = _accept(raw, invalid)
+                    if payload is None:
+                        rejected_since_report = True
+                        continue
+                    batch.append(payload)
+                    if len(batch) >= batch_size:
+                        await slots.acquire()
+                        group.create_task(run(batches, batch))
+                        batches += 1
+                        batch = []
+                        rejected_since_report = False
             if batch:
                 await slots.acquire()
                 group.create_task(run(batches, batch))
@@ -143,17 +164,41 @@ async def add_members(
     return result
 
 
-def _accept(raw: object, account: _Account) -> NewMember | None:
-    """Return the member to send, or record it as invalid and return ``None``."""
+_phone_match = PHONE_PATTERN.fullmatch
+
+
+def _accept(raw: object, invalid: list[str]) -> Payload | None:
+    """Return the JSON object to send for *raw*, or record it as invalid and return ``None``.
+
+    A plain dict that already is a valid payload is sent as it is (the hot path of
+    a large upload); anything else goes through ``NewMember`` and the full checks.
+    """
+    if type(raw) is dict:
+        phone, name, variables = raw.get("phone"), raw.get("name"), raw.get("vars")
+        if (
+            type(phone) is str
+            and _phone_match(phone)
+            and (name is None or (type(name) is str and len(name) <= MAX_MEMBER_NAME))
+            and (variables is None or vars_problem(variables) is None)
+            and raw.keys() <= MEMBER_KEYS
+        ):
+            if (name is None and "name" in raw) or (variables is None and "vars" in raw):
+                return {key: value for key, value in raw.items() if value is not None}
+            return raw
     try:
         member = to_new_member(raw)
     except ValidationError:
-        account.invalid.append(_phone_of(raw.get("phone") if isinstance(raw, Mapping) else raw))
+        invalid.append(_phone_of(raw.get("phone") if isinstance(raw, Mapping) else raw))
         return None
     if member_problem(member) is not None:
-        account.invalid.append(_phone_of(member.phone))
+        invalid.append(_phone_of(member.phone))
         return None
-    return member
+    return unstructure_member(member)
+
+
+def _to_members(batch: list[Payload]) -> list[NewMember]:
+    """The batch as ``NewMember`` objects (for failures and progress reports only)."""
+    return [NewMember(item["phone"], item.get("name"), item.get("vars")) for item in batch]
 
 
 def _phone_of(value: object) -> str:
@@ -161,10 +206,20 @@ def _phone_of(value: object) -> str:
     return "" if value is None else str(value)
 
 
-async def _aiter(items: Iterable[MemberInput] | AsyncIterable[MemberInput]) -> Any:
+async def _chunks(
+    items: Iterable[MemberInput] | AsyncIterable[MemberInput], size: int
+) -> AsyncGenerator[list[MemberInput]]:
+    """Read the input *size* items at a time: the per-item loop then stays synchronous."""
     if isinstance(items, AsyncIterable):
+        chunk: list[MemberInput] = []
         async for item in items:
-            yield item
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
     else:
-        for item in items:
-            yield item
+        iterator = iter(items)
+        while chunk := list(itertools.islice(iterator, size)):
+            yield chunk

@@ -9,7 +9,6 @@ bodies, and logging. Resource modules only describe endpoints.
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import random
 import time
@@ -44,6 +43,7 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
+from ._json import dumps, loads
 from ._version import __version__
 
 __all__ = ["ConcurrencyLimiter", "RateLimiter", "Transport"]
@@ -189,7 +189,7 @@ class Transport:
         headers = self._v1_headers
         content = None
         if json_body is not None:
-            content = encode_json(json_body)
+            content = dumps(json_body)
             headers = {**headers, **_JSON_HEADERS}
         request = self._http.build_request(
             method,
@@ -397,7 +397,7 @@ class Transport:
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         try:
-            data = json.loads(body)
+            data = loads(body)
         except (ValueError, RecursionError):
             data = None
         code: int | None = None
@@ -444,7 +444,7 @@ class Transport:
         if not body.strip():
             raise self._malformed(status, body, "empty body")
         try:
-            return json.loads(body)
+            return loads(body)
         except (ValueError, RecursionError):
             raise self._malformed(status, body, "body is not JSON") from None
 
@@ -453,11 +453,6 @@ class Transport:
             return parse(data)
         except Exception as exc:  # any mismatch of shape or type: cattrs, KeyError, ...
             raise self._malformed(status, body, describe_structure_error(exc)) from None
-
-
-def encode_json(value: Any) -> bytes:
-    """Encode a request body as compact UTF-8 JSON."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def describe_structure_error(exc: Exception) -> str:

@@ -24,7 +24,7 @@ from ._errors import ValidationError
 from ._models import NewMember
 
 _LIST_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CONTACT_LIST_NAME}}}")
-_PHONE = re.compile(r"\+?[0-9]+")
+PHONE_PATTERN = re.compile(r"\+?[0-9]+")
 
 
 def check_contact_list_name(value: object) -> str:
@@ -79,11 +79,16 @@ def check_id(name: str, value: object) -> int:
     return value
 
 
+_phone_match = PHONE_PATTERN.fullmatch
+
+
 def phone_problem(phone: object) -> str | None:
     """Describe what is wrong with *phone*, or return ``None``."""
+    if type(phone) is str and _phone_match(phone):
+        return None  # the common case, checked first and cheaply
     if not isinstance(phone, str) or not phone:
         return "phone must be a non-empty string"
-    if not _PHONE.fullmatch(phone):
+    if not _phone_match(phone):
         return "phone must be digits with an optional leading '+'"
     return None
 
@@ -95,15 +100,31 @@ def name_problem(name: object) -> str | None:
     return None
 
 
+#: JSON spends at most this many bytes on one character of a string (``\\u001f``).
+_MAX_BYTES_PER_CHAR = 6
+#: And this many on each ``"key":"value",`` beyond the characters themselves.
+_ITEM_OVERHEAD = 6
+
+
 def vars_problem(value: object) -> str | None:
     """Describe what is wrong with member *vars*, or return ``None``."""
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         return "vars must be a mapping"
-    for key in value:
-        if not isinstance(key, str) or len(key) > MAX_VAR_KEY or "%" in key:
+    # An upper bound of the JSON size, for the usual flat dict of strings: when it
+    # is within the limit, the exact (and much dearer) encoding is not needed.
+    bound = 2
+    for key, item in value.items():
+        if type(key) is not str or len(key) > MAX_VAR_KEY or "%" in key:
             return f"vars keys must be strings of at most {MAX_VAR_KEY} characters without '%'"
+        if bound <= MAX_VARS_BYTES:
+            if type(item) is str:
+                bound += _MAX_BYTES_PER_CHAR * (len(key) + len(item)) + _ITEM_OVERHEAD
+            else:
+                bound = MAX_VARS_BYTES + 1  # not a string: measure exactly
+    if bound <= MAX_VARS_BYTES:
+        return None
     try:
         size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     except (TypeError, ValueError):
@@ -118,7 +139,7 @@ def member_problem(member: NewMember) -> str | None:
     return phone_problem(member.phone) or name_problem(member.name) or vars_problem(member.vars)
 
 
-_MEMBER_KEYS = frozenset({"phone", "name", "vars"})
+MEMBER_KEYS = frozenset({"phone", "name", "vars"})
 
 
 def to_new_member(value: object) -> NewMember:
@@ -126,10 +147,12 @@ def to_new_member(value: object) -> NewMember:
 
     Raises ``ValidationError`` for anything else, or a dict with other keys or no phone.
     """
+    if type(value) is dict and "phone" in value and value.keys() <= MEMBER_KEYS:
+        return NewMember(value["phone"], value.get("name"), value.get("vars"))  # the common case
     if isinstance(value, NewMember):
         return value
     if isinstance(value, Mapping):
-        extra = value.keys() - _MEMBER_KEYS
+        extra = value.keys() - MEMBER_KEYS
         if extra:
             raise ValidationError(
                 f"member has unknown field(s) {sorted(map(str, extra))}; use phone, name, vars"

@@ -304,6 +304,14 @@ member_strategy = st.one_of(
         name=st.text(min_size=49, max_size=60),
     ),
     st.fixed_dictionaries({"phone": st.from_regex(r"[0-9]{3,8}", fullmatch=True)}),
+    st.fixed_dictionaries(
+        {
+            "phone": st.from_regex(r"\+?[0-9]{1,12}", fullmatch=True) | st.sampled_from(["x", ""]),
+            "name": st.none() | st.text(max_size=50),
+            "vars": st.none()
+            | st.dictionaries(st.text(max_size=34), st.text(max_size=60), max_size=3),
+        }
+    ),
 )
 
 
@@ -325,15 +333,15 @@ def test_every_member_ends_in_exactly_one_place(
     stored: list[str] = []
     batch_no = 0
 
-    async def send(batch: list[NewMember]) -> AddResult:
+    async def send(batch: list[dict[str, object]]) -> AddResult:
         nonlocal batch_no
         mine = batch_no
         batch_no += 1
         await asyncio.sleep(0)
         if failures[mine % 64]:
             raise ServerError("boom", status_code=500)
-        rejected = [m.phone for i, m in enumerate(batch) if api_rejects[(mine + i) % 64]]
-        added = [m.phone for i, m in enumerate(batch) if not api_rejects[(mine + i) % 64]]
+        rejected = [str(m["phone"]) for i, m in enumerate(batch) if api_rejects[(mine + i) % 64]]
+        added = [str(m["phone"]) for i, m in enumerate(batch) if not api_rejects[(mine + i) % 64]]
         stored.extend(added)
         return AddResult(count=len(added), invalid=rejected)
 
@@ -422,3 +430,26 @@ async def test_a_closed_client_raises_a_typed_error(router: respx.MockRouter) ->
         await client.contact_lists.delete(1)
     result = await client.members.add(7, people(3), raise_on_error=False)
     assert isinstance(result.failed[0].error, APIConnectionError)
+
+
+async def test_plain_dicts_are_sent_as_they_are_without_none_fields(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    route = router.post(MEMBERS).mock(
+        return_value=httpx.Response(200, json={"result": {"count": 3, "invalid": []}})
+    )
+    await client.members.add(
+        7,
+        [
+            {"phone": "+1", "name": "a", "vars": {"k": "v"}},
+            {"phone": "+2", "name": None, "vars": None},
+            {"phone": "+3"},
+        ],
+    )
+    assert json.loads(route.calls.last.request.content) == {
+        "members": [
+            {"phone": "+1", "name": "a", "vars": {"k": "v"}},
+            {"phone": "+2"},
+            {"phone": "+3"},
+        ]
+    }

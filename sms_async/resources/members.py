@@ -13,10 +13,9 @@ from .._convert import (
     CountResponse,
     ListResponse,
     structurer,
-    unstructure_member,
 )
 from .._errors import ValidationError
-from .._models import AddMembersResult, Member, NewMember, Page
+from .._models import AddMembersResult, Member, Page
 from .._pagination import AsyncPaginator, PageFetcher
 from .._validation import (
     check_batch_size,
@@ -128,9 +127,10 @@ class Members(Resource):
             concurrency = self._max_concurrency
         check_range("concurrency", concurrency, 1, 10_000)
 
-        async def send(batch: list[NewMember]) -> AddResult:
-            payload = {"members": [unstructure_member(member) for member in batch]}
-            body = await self._transport.v1("POST", path, json_body=payload, parse=_parse_add)
+        async def send(batch: list[dict[str, Any]]) -> AddResult:
+            body = await self._transport.v1(
+                "POST", path, json_body={"members": batch}, parse=_parse_add
+            )
             return body.result
 
         return await add_members(
