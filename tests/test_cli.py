@@ -125,7 +125,7 @@ def test_plain_progress_lines_when_not_a_terminal(
     source.write_text("phone\n" + "".join(f"+1555{i:07d}\n" for i in range(50)), encoding="utf-8")
     result = invoke(env, "members", "import", str(target.contact_list_id), str(source))
     assert result.exit_code == 0
-    assert "importing: 50/50 rows, 50 added, 0 rejected" in result.stderr
+    assert "importing: 50/50 rows, 50 added, 0 rejected, 0 failed" in result.stderr
 
 
 def test_export_csv_and_jsonl(fake: FakeSmsServer, env: dict[str, str], tmp_path: Path) -> None:
@@ -248,3 +248,114 @@ def test_demo_runs_end_to_end_as_a_command() -> None:
     assert "3,000 rows: 2,997 added, 3 rejected (bad phones), 0 failed" in done.stdout
     assert "read back 2,997 members" in done.stdout
     assert "SUCCEEDED" in done.stdout
+
+
+def test_unwritable_rejects_file_is_a_usage_error(
+    fake: FakeSmsServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    target = fake.create_list("unwritable")
+    source = tmp_path / "m.csv"
+    source.write_text("phone\n+15550000001\n", encoding="utf-8")
+    result = invoke(
+        env, "members", "import", str(target.contact_list_id), str(source),
+        "--rejects", str(tmp_path / "missing-dir" / "r.csv"),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "cannot write" in result.stderr
+    assert fake.stats.requests.get("members.add", 0) == 0
+
+
+def test_bytes_that_are_not_utf8_reject_their_row_only(
+    fake: FakeSmsServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    target = fake.create_list("bytes")
+    source = tmp_path / "m.csv"
+    good = "".join(f"+1555{i:07d},n{i}\n" for i in range(20_000)).encode()
+    source.write_bytes(b"phone,name\n" + good + b"+15559999999,\xff\xfe broken\n+15558888888,ok\n")
+    rejects = tmp_path / "r.csv"
+    result = invoke(
+        env,
+        "members",
+        "import",
+        str(target.contact_list_id),
+        str(source),
+        "--rejects",
+        str(rejects),
+    )
+    assert result.exit_code == 0, result.output
+    assert fake.get_list("bytes").member_count == 20_001
+    data = rejects.read_bytes()
+    assert b"\xff\xfe broken" in data  # the original bytes, so the row can be fixed
+    assert b"row is not valid UTF-8" in data
+
+
+def test_a_phone_twice_in_a_batch_blames_the_later_row(
+    fake: FakeSmsServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    target = fake.create_list("dupes")
+    source = tmp_path / "m.csv"
+    source.write_text("phone,name\n+15550000001,first\n+15550000001,second\n", encoding="utf-8")
+    rejects = tmp_path / "r.csv"
+    result = invoke(
+        env,
+        "members",
+        "import",
+        str(target.contact_list_id),
+        str(source),
+        "--rejects",
+        str(rejects),
+    )
+    assert result.exit_code == 0
+    assert [m.name for m in fake.get_list("dupes").ordered()] == ["first"]
+    with rejects.open(encoding="utf-8") as handle:
+        assert [(r["name"], r["reason"]) for r in csv.DictReader(handle)] == [
+            ("second", "invalid: rejected by the API")
+        ]
+
+
+def test_a_missing_list_fails_fast(
+    env: dict[str, str], fake: FakeSmsServer, tmp_path: Path
+) -> None:
+    source = tmp_path / "m.csv"
+    source.write_text("phone\n+15550000001\n", encoding="utf-8")
+    result = invoke(env, "members", "import", "424242", str(source))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: NotFoundError:")
+    assert fake.stats.requests.get("members.add", 0) == 0
+    export = invoke(env, "members", "export", "424242")
+    assert export.exit_code == 1
+    assert export.stdout == ""  # no header written before the failure
+
+
+def test_client_side_validation_is_a_usage_error(env: dict[str, str]) -> None:
+    result = invoke(env, "lists", "create", "bad name!")
+    assert result.exit_code == 2
+    assert "list name" in result.stderr
+
+
+def test_stdin_needs_a_format(env: dict[str, str]) -> None:
+    result = invoke(env, "members", "import", "1", "-", stdin="phone\n")
+    assert result.exit_code == 2
+    assert "--format" in result.stderr
+
+
+def test_each_retry_is_one_warning_line(
+    fake: FakeSmsServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    target = fake.create_list("retrying")
+    fake.fail_next("members.add", "503")
+    source = tmp_path / "m.csv"
+    source.write_text("phone\n+15550000001\n", encoding="utf-8")
+    result = invoke(env, "members", "import", str(target.contact_list_id), str(source))
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if "retry" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("WARNING: retrying POST /v1/contact_lists/")
+    assert fake.get_list("retrying").member_count == 1
+
+
+def test_without_the_cli_extra_the_command_says_what_to_install() -> None:
+    code = "import sys; sys.modules['click'] = None; from sms_async.cli import main; main()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "pip install 'sms-async[cli]'" in done.stderr

@@ -1,5 +1,5 @@
 """``python -m sms_async.cli``: the same as the ``sms-async`` command."""
 
-from ._app import main
+from . import main
 
 main()

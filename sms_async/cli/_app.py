@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import csv
 import json
+import logging
 import sys
 import time
 import traceback
@@ -17,8 +18,13 @@ import attrs
 import click
 
 from .._client import AsyncSmsClient
-from .._constants import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL
-from .._errors import ConfigurationError, SmsError
+from .._constants import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_POLL_INTERVAL,
+    LOGGER_NAME,
+)
+from .._errors import ConfigurationError, SmsError, ValidationError
 from .._models import ContactList, SmsTask
 from ._files import (
     JSONL_REJECT_FIELDS,
@@ -40,6 +46,8 @@ T = TypeVar("T")
 
 #: Exit code when a batch failed or the API refused a command.
 EXIT_FAILED = 1
+#: Exit code after Ctrl-C (128 + SIGINT), as shells expect.
+EXIT_INTERRUPTED = 130
 
 
 @attrs.define
@@ -75,7 +83,7 @@ def run(settings: Settings, work: Callable[[AsyncSmsClient], Awaitable[T]], **op
 
     try:
         return asyncio.run(main())
-    except ConfigurationError as exc:
+    except (ConfigurationError, ValidationError) as exc:
         raise click.UsageError(_cli_words(str(exc))) from None
     except SmsError as exc:
         if settings.debug:
@@ -83,12 +91,53 @@ def run(settings: Settings, work: Callable[[AsyncSmsClient], Awaitable[T]], **op
         click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     except TimeoutError:
-        click.echo("error: timed out", err=True)
+        click.echo("error: TimeoutError: gave up waiting (--timeout)", err=True)
         sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+_SDK_WORDS = {
+    "pass sms_user=": "pass --user",
+    "pass sms_key=": "pass --key",
+    "base_url ": "--base-url ",
+    "task_base_url ": "--task-base-url ",
+    "contact_list_name ": "the list name ",
+}
 
 
 def _cli_words(message: str) -> str:
-    return message.replace("pass sms_user=", "pass --user").replace("pass sms_key=", "pass --key")
+    """Say the flags' names where the SDK's message names its arguments."""
+    for sdk, flag in _SDK_WORDS.items():
+        message = message.replace(sdk, flag)
+    return message
+
+
+def open_output(path: str) -> IO[str]:
+    """Open *path* for writing, or raise a usage error that says why it cannot be."""
+    try:
+        return open(path, "w", encoding="utf-8", errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+async def check_list(client: AsyncSmsClient, list_id: int) -> None:
+    """Fail fast on a list that does not exist (one small request)."""
+    async for _ in client.members.list(list_id, max_items=1):
+        break
+
+
+def setup_logging(debug: bool) -> None:
+    """Retries show as one ``warning:`` line each; ``--debug`` shows every request."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    sdk = logging.getLogger(LOGGER_NAME)
+    sdk.handlers[:] = [handler]
+    sdk.setLevel(logging.DEBUG if debug else logging.WARNING)
+    sdk.propagate = False
+    # stamina logs each retry too; the SDK's own line says more, so keep one.
+    logging.getLogger("stamina").setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
 def print_objects(items: list[Any], as_json: bool, columns: tuple[str, ...]) -> None:
@@ -140,6 +189,7 @@ def cli(
     debug: bool,
 ) -> None:
     """Manage SMS contact lists, members and tasks."""
+    setup_logging(debug)
     ctx.obj = Settings(user, key, base_url, task_base_url, debug)
 
 
@@ -229,10 +279,16 @@ def members() -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="Write every row that was not added, with a reason column, to this CSV.",
 )
-@click.option("--batch-size", type=click.IntRange(1, 1000), default=DEFAULT_BATCH_SIZE)
-@click.option("--concurrency", type=click.IntRange(min=1), help="Batches in flight.")
+@click.option(
+    "--batch-size", type=click.IntRange(1, 1000), default=DEFAULT_BATCH_SIZE, show_default=True
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    help=f"Batches in flight.  [default: {DEFAULT_MAX_CONCURRENCY}]",
+)
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="Default: by extension.")
-@json_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_settings
 def members_import(
     settings: Settings,
@@ -263,11 +319,7 @@ def members_import(
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         fields = _reject_fields(first, fmt)
-        out = (
-            stack.enter_context(open(rejects, "w", encoding="utf-8", newline=""))
-            if rejects
-            else None
-        )
+        out = stack.enter_context(open_output(rejects)) if rejects else None
         writer = RejectsWriter(out, fields)
         progress = stack.enter_context(ImportProgress(sys.stderr, total))
 
@@ -276,10 +328,10 @@ def members_import(
                 yield first
             yield from rows
 
-        summary = run(
-            settings,
-            lambda c: run_import(
-                c,
+        async def work(client: AsyncSmsClient) -> ImportSummary:
+            await check_list(client, list_id)
+            return await run_import(
+                client,
                 list_id,
                 all_rows(),
                 rejects=writer,
@@ -287,10 +339,10 @@ def members_import(
                 batch_size=batch_size,
                 concurrency=concurrency,
                 clock=time.monotonic,
-            ),
-            **({"max_concurrency": concurrency} if concurrency else {}),
-        )
-        progress.update(summary.rows, summary.added, summary.rejected, final=True)
+            )
+
+        summary = run(settings, work, **({"max_concurrency": concurrency} if concurrency else {}))
+        progress.update(summary.rows, summary.added, summary.rejected, summary.failed, final=True)
     _print_summary(summary, rejects, as_json)
     if summary.failed_batches:
         sys.exit(EXIT_FAILED)
@@ -325,17 +377,14 @@ def _print_summary(summary: ImportSummary, rejects: str | None, as_json: bool) -
 def members_export(settings: Settings, list_id: int, fmt: str, output: str) -> None:
     """Stream every member of LIST_ID to stdout or a file."""
     with contextlib.ExitStack() as stack:
-        out: IO[str] = (
-            sys.stdout
-            if output == "-"
-            else stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
-        )
+        out: IO[str] = sys.stdout if output == "-" else stack.enter_context(open_output(output))
         count = run(settings, lambda c: _export(c, list_id, fmt, out))
     if output != "-":
         click.echo(f"exported {count:,} members to {output}", err=True)
 
 
 async def _export(client: AsyncSmsClient, list_id: int, fmt: str, out: IO[str]) -> int:
+    await check_list(client, list_id)  # before the header is written
     count = 0
     writer = csv.DictWriter(out, fieldnames=list(MEMBER_FIELDS)) if fmt == "csv" else None
     if writer is not None:
@@ -423,7 +472,12 @@ def tasks_status(settings: Settings, task_id: int, as_json: bool) -> None:
 
 @tasks.command("wait")
 @click.argument("task_id", type=int)
-@click.option("--poll-interval", type=click.FloatRange(min=0), default=DEFAULT_POLL_INTERVAL)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_POLL_INTERVAL,
+    show_default=True,
+)
 @click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds.")
 @json_option
 @pass_settings

@@ -33,8 +33,10 @@ def generated_rows(count: int) -> Iterator[Row]:
 
 
 @click.command()
-@click.option("--members", "count", type=click.IntRange(1, 10_000_000), default=50_000)
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8)
+@click.option(
+    "--members", "count", type=click.IntRange(1, 10_000_000), default=50_000, show_default=True
+)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
 def demo(count: int, concurrency: int) -> None:
     """Run the SDK against a local fake server: no account, no network.
 
@@ -74,7 +76,9 @@ async def _demo(base_url: str, user: str, key: str, count: int, concurrency: int
                 concurrency=concurrency,
                 clock=time.monotonic,
             )
-            progress.update(summary.rows, summary.added, summary.rejected, final=True)
+            progress.update(
+                summary.rows, summary.added, summary.rejected, summary.failed, final=True
+            )
         timings.append((f"import {count:,} contacts", summary.seconds))
 
         started = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,8 @@ def input_format(path: str, fmt: str | None) -> str:
     """Return ``csv`` or ``jsonl`` for *path*, by *fmt* or by the file's extension."""
     if fmt:
         return fmt
+    if path == "-":
+        raise ValueError("reading standard input (-) needs --format csv or --format jsonl")
     suffix = Path(path).suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
@@ -48,11 +51,21 @@ def input_format(path: str, fmt: str | None) -> str:
     raise ValueError(f"cannot tell the format of {path!r}: use a .csv or .jsonl file, or --format")
 
 
+#: Bytes that are not UTF-8 are read as these (``surrogateescape``) and the row rejected.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
 def open_input(path: str) -> IO[str]:
-    """Open *path* for reading as UTF-8 text (``-`` is standard input)."""
+    """Open *path* for reading as UTF-8 text (``-`` is standard input).
+
+    Bytes that are not UTF-8 do not stop the import: they are kept as they are
+    (``surrogateescape``), and the row that holds them is rejected.
+    """
     if path == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(
+            sys.stdin.buffer, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
+    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def count_rows(path: str, fmt: str) -> int | None:
@@ -85,6 +98,9 @@ def _csv_rows(handle: IO[str]) -> Iterator[Row]:
         if extra:
             yield Row(original, None, f"row has {len(extra)} more field(s) than the header")
             continue
+        if _NOT_UTF8.search("".join(original.values())):
+            yield Row(original, None, "row is not valid UTF-8")
+            continue
         variables = {k: v for k, v in original.items() if k not in ("phone", "name")}
         member = NewMember(
             phone=original["phone"].strip(),
@@ -99,6 +115,10 @@ def _jsonl_rows(handle: IO[str]) -> Iterator[Row]:
         if not line.strip():
             continue
         original = {"line": str(number), "phone": "", "name": "", "vars": ""}
+        if _NOT_UTF8.search(line):
+            original["vars"] = line.rstrip("\r\n")[:1000]
+            yield Row(original, None, "line is not valid UTF-8")
+            continue
         try:
             data = json.loads(line)
         except ValueError:

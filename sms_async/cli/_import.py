@@ -46,7 +46,7 @@ async def run_import(
     rows: Iterable[Row],
     *,
     rejects: RejectsWriter,
-    on_update: Callable[[int, int, int], None],
+    on_update: Callable[[int, int, int, int], None],
     batch_size: int,
     concurrency: int | None,
     clock: Callable[[], float],
@@ -71,18 +71,21 @@ async def run_import(
     def settle(progress: AddProgress) -> None:
         batch = progress.batch
         if batch is not None:
+            # The API names rejected members by phone only. When a phone is in a
+            # batch more than once, the API keeps the first: blame the later rows.
+            left = Counter(member.phone for member in batch.members)
             api_invalid = Counter(batch.invalid)
             for member in batch.members:
                 queue = in_flight[member.phone]
                 row = queue.popleft()
                 if not queue:
                     del in_flight[member.phone]
+                left[member.phone] -= 1
                 if batch.error is not None:
                     rejects.write(row, f"batch failed: {batch.error}")
-                elif api_invalid[member.phone] > 0:
-                    api_invalid[member.phone] -= 1
+                elif left[member.phone] < api_invalid[member.phone]:
                     rejects.write(row, "invalid: rejected by the API")
-        on_update(read, progress.added, rejected_locally + progress.invalid)
+        on_update(read, progress.added, rejected_locally + progress.invalid, progress.failed)
 
     result = await client.members.add(
         contact_list_id,
@@ -93,12 +96,13 @@ async def run_import(
         on_progress=settle,
     )
     rejected = rejected_locally + len(result.invalid)
-    on_update(read, result.count, rejected)
+    failed = len(result.failed_members)
+    on_update(read, result.count, rejected, failed)
     return ImportSummary(
         rows=read,
         added=result.count,
         rejected=rejected,
-        failed=len(result.failed_members),
+        failed=failed,
         failed_batches=len(result.failed),
         seconds=clock() - started,
     )

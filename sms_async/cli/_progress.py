@@ -9,7 +9,6 @@ from typing import IO
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
@@ -38,8 +37,11 @@ class ImportProgress:
             self._bar = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("added {task.fields[added]:,}  rejected {task.fields[rejected]:,}"),
+                TextColumn("{task.fields[counted]}"),
+                TextColumn(
+                    "added {task.fields[added]:,}  rejected {task.fields[rejected]:,}"
+                    "  failed {task.fields[failed]:,}"
+                ),
                 TextColumn("{task.fields[rate]:,.0f} rows/s"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
@@ -51,7 +53,13 @@ class ImportProgress:
         if self._bar is not None:
             self._bar.start()
             self._task = self._bar.add_task(
-                self._label, total=self._total, added=0, rejected=0, rate=0.0
+                self._label,
+                total=self._total,
+                counted=self._counted(0),
+                added=0,
+                rejected=0,
+                failed=0,
+                rate=0.0,
             )
         return self
 
@@ -64,12 +72,25 @@ class ImportProgress:
         if self._bar is not None:
             self._bar.stop()
 
-    def update(self, sent: int, added: int, rejected: int, *, final: bool = False) -> None:
+    def _counted(self, sent: int) -> str:
+        return f"{sent:,}/{self._total:,}" if self._total is not None else f"{sent:,}"
+
+    def update(
+        self, sent: int, added: int, rejected: int, failed: int = 0, *, final: bool = False
+    ) -> None:
         """Show the running totals (a plain line at most every 2 s, and at the end)."""
         now = time.monotonic()
         rate = sent / max(now - self._started, 1e-9)
         if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, completed=sent, added=added, rejected=rejected, rate=rate)
+            self._bar.update(
+                self._task,
+                completed=sent,
+                counted=self._counted(sent),
+                added=added,
+                rejected=rejected,
+                failed=failed,
+                rate=rate,
+            )
             return
         if final or now - self._last_line >= PLAIN_INTERVAL:
             self._last_line = now
@@ -79,7 +100,7 @@ class ImportProgress:
                 eta = f", ETA {max(0.0, (self._total - sent) / rate):.0f} s"
             self._console.print(
                 f"{self._label}: {sent:,}{of} rows, {added:,} added, {rejected:,} rejected, "
-                f"{rate:,.0f} rows/s{eta}",
+                f"{failed:,} failed, {rate:,.0f} rows/s{eta}",
                 highlight=False,
                 soft_wrap=True,
             )
