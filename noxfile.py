@@ -33,3 +33,10 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Side-by-side benchmarks (not run by `tests` or CI): writes benchmarks/RESULTS.md."""
+    session.install("-e", ".[server,fast]", "aiohttp", "matplotlib", "httptools")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -30,6 +30,21 @@ from sms_async import AsyncSmsClient
 from sms_async.testing import FakeSmsServer, spawn_server
 
 HERE = Path(__file__).parent
+DOCS_INTRO = """# Benchmarks
+
+How the SDK compares with what you would write by hand with httpx or aiohttp,
+against the same fake server (`python -m sms_async.testing`, uvicorn with
+httptools) in a separate process on a loopback port. The client is this
+process, so its CPU time is the client's alone. Each figure alternates the
+contenders (A B A B) and reports the median of the per-round ratios; machines
+are noisy, so read the ratios, not the absolute times. The code is in
+`benchmarks/run.py`; regenerate this page with `nox -s bench`.
+
+Targets: upload CPU <= 1.0x and wall <= 1.05x raw httpx; pagination with 20 ms
+of latency <= 0.30x a sequential raw httpx loop (the SDK prefetches pages
+concurrently); streaming 300 000 members costs at most 10 MB more peak memory
+than 30 000; per-call overhead over raw httpx at most 30 us.
+"""
 CONCURRENCY = 8
 BATCH = 1000
 
@@ -184,6 +199,14 @@ def bench_memory(rounds: int, sizes: tuple[int, int]) -> dict[int, list[float]]:
 
 
 async def bench_overhead(rounds: int, calls: int) -> dict[str, list[float]]:
+    """Per-call time of contact_lists.update, SDK vs raw httpx, in-process.
+
+    The calls are interleaved in small chunks (A B A B ...), so that a burst of
+    noise on the machine hits both sides alike; the figure is the median of the
+    per-chunk differences.
+    """
+    chunks = max(rounds * 4, 20)
+    per_chunk = max(1, calls // chunks)
     per_call: dict[str, list[float]] = {"sdk": [], "httpx": []}
     async with FakeSmsServer(USER, KEY) as fake:
         list_id = fake.create_list("overhead").contact_list_id
@@ -191,25 +214,25 @@ async def bench_overhead(rounds: int, calls: int) -> dict[str, list[float]]:
         client = AsyncSmsClient(USER, KEY, base_url=fake.base_url, http_client=http)
 
         async def sdk() -> None:
-            for i in range(calls):
+            for i in range(per_chunk):
                 await client.contact_lists.update(list_id, description=f"d{i % 10}")
 
         async def raw() -> None:
             path = f"/v1/contact_lists/{list_id}"
             headers = {"Authorization": AUTH}
-            for i in range(calls):
+            for i in range(per_chunk):
                 response = await http.put(path, json={"description": f"d{i % 10}"}, headers=headers)
                 response.raise_for_status()
                 assert response.json()["count"] == 1
 
-        for round_no in range(rounds + 1):
+        for chunk in range(chunks + 2):  # the first two chunks warm up
             pair = [("sdk", sdk), ("httpx", raw)]
-            if round_no % 2:
+            if chunk % 2:
                 pair.reverse()
             for name, work in pair:
                 result = await measure(work)
-                if round_no:
-                    per_call[name].append(result.wall / calls * 1e6)
+                if chunk >= 2:
+                    per_call[name].append(result.wall / per_chunk * 1e6)
         await client.aclose()
         await http.aclose()
     return per_call
@@ -343,6 +366,12 @@ def main() -> None:
         if not args.no_write:
             (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
             chart(results, HERE / "results.png")
+            # The same page in the docs (mkdocs only serves files under docs/).
+            docs = HERE.parent / "docs"
+            (docs / "assets").mkdir(exist_ok=True)
+            chart(results, docs / "assets" / "benchmarks.png")
+            page = text.replace("](results.png)", "](assets/benchmarks.png)")
+            (docs / "benchmarks.md").write_text(DOCS_INTRO + page.split("\n", 1)[1], "utf-8")
 
 
 if __name__ == "__main__":

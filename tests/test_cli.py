@@ -359,3 +359,52 @@ def test_without_the_cli_extra_the_command_says_what_to_install() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "pip install 'sms-async[cli]'" in done.stderr
+
+
+def test_flag_names_in_messages(env: dict[str, str]) -> None:
+    result = invoke({**env, "SMS_ASYNC_TASK_BASE_URL": "ftp://x"}, "lists", "ls")
+    assert result.exit_code == 2
+    assert "--task-base-url must be an http(s) URL" in result.stderr
+    assert "task_--" not in result.stderr
+
+
+def test_export_to_a_file_leaves_it_alone_when_the_list_is_missing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "keep.csv"
+    out.write_text("precious\n", encoding="utf-8")
+    result = invoke(env, "members", "export", "424242", "-o", str(out))
+    assert result.exit_code == 1
+    assert out.read_text(encoding="utf-8") == "precious\n"
+
+
+def test_a_header_that_is_not_utf8_is_a_usage_error(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "m.csv"
+    source.write_bytes(b"phone,caf\xe9\n+15550000001,x\n")
+    result = invoke(env, "members", "import", "1", str(source))
+    assert result.exit_code == 2
+    assert "header row is not valid UTF-8" in result.stderr
+
+
+def test_a_jsonl_lone_surrogate_rejects_the_line(
+    fake: FakeSmsServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    target = fake.create_list("surrogates")
+    source = tmp_path / "m.jsonl"
+    source.write_text(
+        '{"phone": "+15550000001", "name": "\\ud800"}\n{"phone": "+15550000002"}\n',
+        encoding="utf-8",
+    )
+    rejects = tmp_path / "r.csv"
+    result = invoke(
+        env,
+        "members",
+        "import",
+        str(target.contact_list_id),
+        str(source),
+        "--rejects",
+        str(rejects),
+    )
+    assert result.exit_code == 0, result.output
+    assert fake.get_list("surrogates").phones == ["+15550000002"]
+    assert "not valid Unicode" in rejects.read_text(encoding="utf-8")

@@ -186,3 +186,41 @@ def test_format_execute_time_aware_is_converted_to_utc8() -> None:
 
 def test_format_execute_time_naive_is_kept() -> None:
     assert format_execute_time(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02 03:04:05"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(
+                alphabet=st.characters(
+                    blacklist_categories=("Cs",), blacklist_characters="'\\\n\r"
+                ),
+                max_size=10,
+            ),
+            st.text(
+                alphabet=st.characters(
+                    blacklist_categories=("Cs",), blacklist_characters="'\\\n\r"
+                ),
+                max_size=20,
+            ),
+        ),
+        max_size=6,
+    ),
+    st.sampled_from([",", ", ", " ,", " , "]),
+    st.booleans(),
+)
+def test_the_fast_quirk_parser_agrees_with_the_literal_parser(
+    pairs: list[tuple[str, str]], sep: str, trailing: bool
+) -> None:
+    import ast
+
+    text = (
+        "{" + sep.join(f"'{k}':'{v}'" for k, v in pairs) + ("," if trailing and pairs else "") + "}"
+    )
+    try:
+        expected = ast.literal_eval(text)
+    except (SyntaxError, ValueError):
+        with pytest.raises(ValueError, match="vars"):
+            parse_vars(text)
+    else:
+        assert parse_vars(text) == expected

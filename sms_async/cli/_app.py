@@ -7,6 +7,7 @@ import contextlib
 import csv
 import json
 import logging
+import re
 import sys
 import time
 import traceback
@@ -26,6 +27,7 @@ from .._constants import (
 )
 from .._errors import ConfigurationError, SmsError, ValidationError
 from .._models import ContactList, SmsTask
+from ._exit import EXIT_FAILED, EXIT_INTERRUPTED
 from ._files import (
     JSONL_REJECT_FIELDS,
     MEMBER_FIELDS,
@@ -43,11 +45,6 @@ from ._progress import ImportProgress
 __all__ = ["cli", "main"]
 
 T = TypeVar("T")
-
-#: Exit code when a batch failed or the API refused a command.
-EXIT_FAILED = 1
-#: Exit code after Ctrl-C (128 + SIGINT), as shells expect.
-EXIT_INTERRUPTED = 130
 
 
 @attrs.define
@@ -101,17 +98,19 @@ def run(settings: Settings, work: Callable[[AsyncSmsClient], Awaitable[T]], **op
 _SDK_WORDS = {
     "pass sms_user=": "pass --user",
     "pass sms_key=": "pass --key",
-    "base_url ": "--base-url ",
     "task_base_url ": "--task-base-url ",
+    "base_url ": "--base-url ",
     "contact_list_name ": "the list name ",
+    "task_name ": "--task-name ",
+    "template_id ": "--template-id ",
+    "description ": "--description ",
 }
+_SDK_WORD = re.compile("|".join(rf"(?<![\w-]){re.escape(word)}" for word in _SDK_WORDS))
 
 
 def _cli_words(message: str) -> str:
     """Say the flags' names where the SDK's message names its arguments."""
-    for sdk, flag in _SDK_WORDS.items():
-        message = message.replace(sdk, flag)
-    return message
+    return _SDK_WORD.sub(lambda match: _SDK_WORDS[match.group(0)], message)
 
 
 def open_output(path: str) -> IO[str]:
@@ -129,7 +128,7 @@ async def check_list(client: AsyncSmsClient, list_id: int) -> None:
 
 
 def setup_logging(debug: bool) -> None:
-    """Retries show as one ``warning:`` line each; ``--debug`` shows every request."""
+    """Retries show as one ``WARNING:`` line each; ``--debug`` shows every request."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     sdk = logging.getLogger(LOGGER_NAME)
@@ -137,7 +136,7 @@ def setup_logging(debug: bool) -> None:
     sdk.setLevel(logging.DEBUG if debug else logging.WARNING)
     sdk.propagate = False
     # stamina logs each retry too; the SDK's own line says more, so keep one.
-    logging.getLogger("stamina").setLevel(logging.DEBUG if debug else logging.ERROR)
+    logging.getLogger("stamina").setLevel(logging.ERROR)
 
 
 def print_objects(items: list[Any], as_json: bool, columns: tuple[str, ...]) -> None:
@@ -177,7 +176,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 )
 @click.option("--base-url", envvar="SMS_ASYNC_BASE_URL", help="v1 API URL.")
 @click.option("--task-base-url", envvar="SMS_ASYNC_TASK_BASE_URL", help="smsapi URL.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and a DEBUG line per request.")
 @click.version_option(package_name="sms-async")
 @click.pass_context
 def cli(
@@ -377,14 +376,20 @@ def _print_summary(summary: ImportSummary, rejects: str | None, as_json: bool) -
 def members_export(settings: Settings, list_id: int, fmt: str, output: str) -> None:
     """Stream every member of LIST_ID to stdout or a file."""
     with contextlib.ExitStack() as stack:
-        out: IO[str] = sys.stdout if output == "-" else stack.enter_context(open_output(output))
-        count = run(settings, lambda c: _export(c, list_id, fmt, out))
+
+        def opened() -> IO[str]:
+            return sys.stdout if output == "-" else stack.enter_context(open_output(output))
+
+        count = run(settings, lambda c: _export(c, list_id, fmt, opened))
     if output != "-":
         click.echo(f"exported {count:,} members to {output}", err=True)
 
 
-async def _export(client: AsyncSmsClient, list_id: int, fmt: str, out: IO[str]) -> int:
-    await check_list(client, list_id)  # before the header is written
+async def _export(
+    client: AsyncSmsClient, list_id: int, fmt: str, opened: Callable[[], IO[str]]
+) -> int:
+    await check_list(client, list_id)  # before the file is opened or the header written
+    out = opened()
     count = 0
     writer = csv.DictWriter(out, fieldnames=list(MEMBER_FIELDS)) if fmt == "csv" else None
     if writer is not None:

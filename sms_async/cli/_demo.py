@@ -13,6 +13,7 @@ import click
 from .._client import AsyncSmsClient
 from .._models import NewMember
 from .._validation import member_problem
+from ._exit import EXIT_INTERRUPTED
 from ._files import RejectsWriter, Row
 from ._import import run_import
 from ._progress import ImportProgress
@@ -51,7 +52,11 @@ def demo(count: int, concurrency: int) -> None:
         user, key, extra_args=["--task-delay", "0.5", "--task-duration", "1"]
     ) as server:
         click.echo(f"fake server on {server.base_url}", err=True)
-        asyncio.run(_demo(server.base_url, user, key, count, concurrency))
+        try:
+            asyncio.run(_demo(server.base_url, user, key, count, concurrency))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
 
 async def _demo(base_url: str, user: str, key: str, count: int, concurrency: int) -> None:

@@ -53,6 +53,8 @@ def input_format(path: str, fmt: str | None) -> str:
 
 #: Bytes that are not UTF-8 are read as these (``surrogateescape``) and the row rejected.
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
+#: Any surrogate: what a JSON ``\\ud800`` escape can decode to.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def open_input(path: str) -> IO[str]:
@@ -92,6 +94,8 @@ def _csv_rows(handle: IO[str]) -> Iterator[Row]:
     reader = csv.DictReader(handle)
     if reader.fieldnames is None or "phone" not in reader.fieldnames:
         raise ValueError("the CSV file needs a header row with a 'phone' column")
+    if _NOT_UTF8.search("".join(reader.fieldnames)):
+        raise ValueError("the CSV header row is not valid UTF-8")
     for raw in reader:
         extra = raw.pop(None, None)
         original = {key: value if value is not None else "" for key, value in raw.items()}
@@ -134,6 +138,11 @@ def _jsonl_rows(handle: IO[str]) -> Iterator[Row]:
             name="" if name is None else str(name),
             vars="" if variables is None else json.dumps(variables, ensure_ascii=False),
         )
+        if _SURROGATE.search("".join(original.values())):
+            # a "\ud800" escape decodes to a character no file can hold: keep the raw line
+            original.update(phone="", name="", vars=line.rstrip("\r\n")[:1000])
+            yield Row(original, None, "line has characters that are not valid Unicode")
+            continue
         if not isinstance(phone, str) or (name is not None and not isinstance(name, str)):
             yield Row(original, None, "phone and name must be strings")
             continue

@@ -160,6 +160,8 @@ class FakeStats:
         in_flight: Requests being handled right now.
         max_in_flight: The most requests handled at once since the last reset.
         total_delay: Seconds of injected latency, summed over requests.
+        per_second: Requests to the ten endpoints by wall-clock second
+            (``int(time.time())`` when each arrived), for rate assertions.
     """
 
     __slots__ = (
@@ -167,6 +169,7 @@ class FakeStats:
         "in_flight",
         "max_in_flight",
         "member_batches",
+        "per_second",
         "requests",
         "statuses",
         "total_delay",
@@ -180,6 +183,7 @@ class FakeStats:
         self.in_flight = 0
         self.max_in_flight = 0
         self.total_delay = 0.0
+        self.per_second: Counter[int] = Counter()
 
     def __repr__(self) -> str:
         return (
@@ -205,6 +209,7 @@ class FakeStats:
         self.member_batches.clear()
         self.max_in_flight = self.in_flight
         self.total_delay = 0.0
+        self.per_second.clear()
 
     def as_dict(self) -> dict[str, Any]:
         """Return the counters as plain JSON-ready data (what ``GET /_fake/stats`` serves)."""
@@ -216,6 +221,7 @@ class FakeStats:
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
             "total_delay": self.total_delay,
+            "per_second": {str(second): n for second, n in sorted(self.per_second.items())},
         }
 
     def _fault(self, route: str, kind: str) -> None:

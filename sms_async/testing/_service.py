@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -612,6 +613,7 @@ class FakeService:
             stats.statuses[reply.status] += 1
             return reply
         stats.requests[route] += 1
+        stats.per_second[int(time.time())] += 1
         stats.in_flight += 1
         if stats.in_flight > stats.max_in_flight:
             stats.max_in_flight = stats.in_flight
