@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
@@ -38,5 +40,9 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Side-by-side benchmarks (not run by `tests` or CI): writes benchmarks/RESULTS.md."""
-    session.install("-e", ".[server,fast]", "aiohttp", "matplotlib", "httptools")
+    session.install("-e", ".[server,fast,redis]", "aiohttp", "matplotlib", "httptools")
     session.run("python", "benchmarks/run.py", *session.posargs)
+    if shutil.which("redis-server"):
+        session.run("python", "benchmarks/redis_acquire.py")
+    else:
+        session.log("redis-server is not installed: the shared-acquire benchmark did not run")

@@ -13,6 +13,7 @@ from ._errors import (
     BadRequestError,
     BulkAddError,
     ConfigurationError,
+    LimiterUnavailableError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
@@ -20,6 +21,12 @@ from ._errors import (
     ServerError,
     SmsError,
     ValidationError,
+)
+from ._limits import (
+    ConcurrencyLimiter,
+    LocalConcurrencyLimiter,
+    LocalRateLimiter,
+    RateLimiter,
 )
 from ._models import (
     AddMembersResult,
@@ -48,9 +55,13 @@ __all__ = [
     "BadRequestError",
     "BatchOutcome",
     "BulkAddError",
+    "ConcurrencyLimiter",
     "ConfigurationError",
     "ContactList",
     "FailedBatch",
+    "LimiterUnavailableError",
+    "LocalConcurrencyLimiter",
+    "LocalRateLimiter",
     "MalformedResponseError",
     "Member",
     "NewMember",
@@ -58,6 +69,7 @@ __all__ = [
     "Page",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiter",
     "ServerError",
     "SmsError",
     "SmsTask",

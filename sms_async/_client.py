@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import math
 import os
 from types import TracebackType
 from typing import Any
@@ -24,7 +22,13 @@ from ._constants import (
     SIGNATURE_METHODS,
 )
 from ._errors import ConfigurationError
-from ._transport import RateLimiter, Transport
+from ._limits import (
+    ConcurrencyLimiter,
+    LocalConcurrencyLimiter,
+    LocalRateLimiter,
+    RateLimiter,
+)
+from ._transport import Transport
 from .resources import ContactLists, Members, Tasks
 
 __all__ = ["AsyncSmsClient"]
@@ -51,12 +55,15 @@ class AsyncSmsClient:
             your own ``http_client``, its timeout is used unless you pass one here.
         max_retries: Retries after the first attempt of a request (see the retry policy).
         max_concurrency: Most requests of this client in flight at once, shared by
-            all of its work (bulk uploads, page prefetch, single calls).
+            all of its work (bulk uploads, page prefetch, single calls); or a
+            ``ConcurrencyLimiter`` (e.g. one shared by many processes), whose
+            ``limit`` then sizes the pool and the prefetch window.
         signature_method: ``"md5"`` (documented) or ``"sha256"`` for smsapi signatures.
         http_client: Your own ``httpx.AsyncClient``; the SDK never closes it.
         rate_limit: Most requests per second, over every request of this client;
-            a number, or an object with ``async acquire()``. Needs the
-            ``sms-async[ratelimit]`` extra for a number.
+            a number (needs the ``sms-async[ratelimit]`` extra), or a
+            ``RateLimiter`` (an object with ``async acquire()``, e.g. one shared
+            by many processes).
 
     Raises:
         ConfigurationError: Missing credentials or a bad option value.
@@ -78,7 +85,7 @@ class AsyncSmsClient:
         task_base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | ConcurrencyLimiter = DEFAULT_MAX_CONCURRENCY,
         signature_method: str = DEFAULT_SIGNATURE_METHOD,
         http_client: httpx.AsyncClient | None = None,
         rate_limit: float | RateLimiter | None = None,
@@ -99,14 +106,8 @@ class AsyncSmsClient:
         )
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-        if (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency < 1
-        ):
-            raise ConfigurationError(
-                f"max_concurrency must be an integer >= 1, got {max_concurrency!r}"
-            )
+        concurrency = _concurrency_limiter(max_concurrency)
+        max_concurrency = concurrency.limit
         if signature_method not in SIGNATURE_METHODS:
             raise ConfigurationError(
                 f"signature_method must be 'md5' or 'sha256', got {signature_method!r}"
@@ -133,7 +134,7 @@ class AsyncSmsClient:
             http_client=http_client,
             max_retries=max_retries,
             signature_method=signature_method,
-            concurrency=asyncio.Semaphore(max_concurrency),
+            concurrency=concurrency,
             rate_limiter=_rate_limiter(rate_limit),
             # With your own http_client, its timeout holds unless you pass one here.
             request_timeout=None if self._owns_http or timeout is DEFAULT_TIMEOUT else self.timeout,
@@ -190,18 +191,15 @@ def _timeout(value: Any) -> httpx.Timeout:
 
 
 def _rate_limiter(value: float | RateLimiter | None) -> RateLimiter | None:
-    if value is None or hasattr(value, "acquire"):
+    if value is None or isinstance(value, RateLimiter):
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError("rate_limit must be a positive number of requests per second")
-    if value <= 0:
-        raise ConfigurationError("rate_limit must be a positive number of requests per second")
-    try:
-        from aiolimiter import AsyncLimiter
-    except ImportError as exc:
-        raise ConfigurationError(
-            "rate_limit needs aiolimiter: pip install 'sms-async[ratelimit]'"
-        ) from exc
-    if value >= 1:
-        return AsyncLimiter(value, 1.0)
-    return AsyncLimiter(1, 1.0 / value)
+    return LocalRateLimiter(value)
+
+
+def _concurrency_limiter(value: int | ConcurrencyLimiter) -> ConcurrencyLimiter:
+    if isinstance(value, ConcurrencyLimiter):
+        limit = value.limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigurationError(f"a concurrency limiter's limit must be >= 1, got {limit!r}")
+        return value
+    return LocalConcurrencyLimiter(value)

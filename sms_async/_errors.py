@@ -15,7 +15,8 @@ Every failure a caller can cause or meet is one of these::
     │   ├── RateLimitError            HTTP 429 / smsapi 496, 498; .retry_after
     │   ├── ServerError               HTTP >= 500 / smsapi 501
     │   └── MalformedResponseError    a success status with a body that is not the documented JSON
-    └── BulkAddError                  .result: the AddMembersResult
+    ├── BulkAddError                  .result: the AddMembersResult
+    └── LimiterUnavailableError       a shared limiter's store (Redis) cannot be reached
 
 No message, ``repr`` or ``str`` of these carries the ``sms_key``, the
 Authorization header or a signature.
@@ -36,6 +37,7 @@ __all__ = [
     "BadRequestError",
     "BulkAddError",
     "ConfigurationError",
+    "LimiterUnavailableError",
     "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -181,3 +183,12 @@ class BulkAddError(SmsError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.result,))
+
+
+class LimiterUnavailableError(SmsError):
+    """A shared limiter could not reach its store (Redis), and was told to fail.
+
+    Raised before the request is sent, so the request was never made. With
+    ``on_redis_error="local"`` the limiter falls back to an in-process limit
+    instead of raising.
+    """

@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC
-from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import stamina
@@ -44,9 +43,10 @@ from ._errors import (
     ServerError,
 )
 from ._json import dumps, loads
+from ._limits import ConcurrencyLimiter, RateLimiter
 from ._version import __version__
 
-__all__ = ["ConcurrencyLimiter", "RateLimiter", "Transport"]
+__all__ = ["Transport"]
 
 T = TypeVar("T")
 
@@ -71,28 +71,6 @@ _JSON_HEADERS = {"Content-Type": "application/json"}
 
 #: The signature of the smsapi request being handled in this task, masked like the key.
 _current_signature: ContextVar[str | None] = ContextVar("sms_async_signature", default=None)
-
-
-class RateLimiter(Protocol):
-    """Anything that paces requests: ``await limiter.acquire()`` before each one."""
-
-    async def acquire(self) -> None:
-        """Wait until one more request may start."""
-
-
-class ConcurrencyLimiter(Protocol):
-    """Anything that caps requests in flight: an async context manager held per request."""
-
-    async def __aenter__(self) -> Any:
-        """Wait for a free slot."""
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Any:
-        """Release the slot."""
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -314,7 +292,7 @@ class Transport:
         return wait
 
     async def _send_once(self, request: httpx.Request, path: str) -> tuple[int, bytes]:
-        async with self._concurrency:
+        async with self._concurrency.slot():
             if self._rate_limiter is not None:
                 await self._rate_limiter.acquire()
             started = time.perf_counter()

@@ -325,13 +325,38 @@ async def test_rate_limiter_is_asked_before_every_attempt(router: respx.MockRout
 def test_numeric_rate_limit_uses_aiolimiter() -> None:
     from aiolimiter import AsyncLimiter
 
-    client = AsyncSmsClient(USER, KEY, rate_limit=20)
-    limiter = client._transport._rate_limiter
-    assert isinstance(limiter, AsyncLimiter)
-    assert (limiter.max_rate, limiter.time_period) == (20, 1.0)
+    from sms_async import LocalRateLimiter
+
+    limiter = AsyncSmsClient(USER, KEY, rate_limit=20)._transport._rate_limiter
+    assert isinstance(limiter, LocalRateLimiter)
+    inner = limiter._limiter
+    assert isinstance(inner, AsyncLimiter)
+    assert (inner.max_rate, inner.time_period) == (20, 1.0)
     slow = AsyncSmsClient(USER, KEY, rate_limit=0.5)._transport._rate_limiter
-    assert isinstance(slow, AsyncLimiter)
-    assert (slow.max_rate, slow.time_period) == (1, 2.0)
+    assert isinstance(slow, LocalRateLimiter)
+    assert (slow._limiter.max_rate, slow._limiter.time_period) == (1, 2.0)
+
+
+class CountingSlots:
+    """A ConcurrencyLimiter that counts the slots taken."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+        self._semaphore = __import__("asyncio").Semaphore(limit)
+
+    def slot(self) -> object:
+        self.taken += 1
+        return self._semaphore
+
+
+async def test_a_concurrency_limiter_object_gates_every_attempt(router: respx.MockRouter) -> None:
+    slots = CountingSlots(5)
+    router.delete(LIST).mock(side_effect=[html(503), OK_COUNT])
+    async with AsyncSmsClient(USER, KEY, base_url=BASE, max_concurrency=slots) as client:  # type: ignore[arg-type]
+        assert client.max_concurrency == 5
+        await client.contact_lists.delete(1)
+    assert slots.taken == 2
 
 
 def test_pool_is_sized_for_max_concurrency() -> None:

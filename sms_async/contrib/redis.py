@@ -1,0 +1,318 @@
+"""Limits shared by many workers through Redis (``pip install 'sms-async[redis]'``).
+
+Give every worker's client the same limiter objects (same Redis, same key) and
+the rate and the concurrency hold for all of them together::
+
+    from redis.asyncio import Redis
+    from sms_async import AsyncSmsClient
+    from sms_async.contrib.redis import RedisConcurrencyLimiter, RedisRateLimiter
+
+    redis = Redis(host="127.0.0.1")
+    client = AsyncSmsClient(
+        rate_limit=RedisRateLimiter(redis, "sms:rate", rate=50, burst=5),
+        max_concurrency=RedisConcurrencyLimiter(redis, "sms:slots", limit=16),
+    )
+
+- ``RedisRateLimiter`` is GCRA (the generic cell rate algorithm) in one Lua
+  script: atomic, one round trip per request, on Redis's clock (``TIME``), so
+  the workers' clocks do not matter.
+- ``RedisConcurrencyLimiter`` is a semaphore of leases in a sorted set: a slot
+  expires *lease* seconds after it was last renewed, and is renewed while its
+  request runs, so a worker that dies never holds a slot for longer than that.
+
+When Redis cannot be reached, ``on_redis_error="fail"`` (the default) raises
+``LimiterUnavailableError`` before the request is sent; ``"local"`` falls back
+to an in-process limit of the same size (for this process only), logs one
+WARNING, and tries Redis again after ``retry_redis_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from .._constants import LOGGER_NAME
+from .._errors import ConfigurationError, LimiterUnavailableError
+from .._limits import LocalConcurrencyLimiter, LocalRateLimiter
+
+__all__ = ["OnRedisError", "RedisConcurrencyLimiter", "RedisRateLimiter"]
+
+logger = logging.getLogger(LOGGER_NAME)
+
+T = TypeVar("T")
+
+#: What a limiter does when Redis cannot be reached.
+OnRedisError = Literal["fail", "local"]
+
+#: Seconds between two tries of Redis while in the local fallback.
+DEFAULT_RETRY_REDIS_AFTER = 5.0
+#: Polling for a free slot: first wait and cap, seconds (with jitter).
+_POLL_FIRST, _POLL_MAX = 0.005, 0.05
+
+# KEYS[1] the key; ARGV[1] emission interval (us), ARGV[2] burst.
+# Returns 0 when the request may go, else the microseconds to wait.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat or tat < now then tat = now end
+local new_tat = tat + interval
+local wait = new_tat - now - burst * interval
+if wait > 0 then return math.ceil(wait) end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX',
+           math.ceil((new_tat - now) / 1000) + 1000)
+return 0
+"""
+
+# KEYS[1] the sorted set; ARGV[1] limit, ARGV[2] lease (s), ARGV[3] token. 1 = acquired.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local lease = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(lease * 1000) + 1000)
+  return 1
+end
+return 0
+"""
+
+# KEYS[1] the sorted set; ARGV[1] lease (s), ARGV[2] token. 1 = renewed, 0 = lost.
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local lease = tonumber(ARGV[1])
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not expires or tonumber(expires) < now then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', now + lease, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], math.ceil(lease * 1000) + 1000)
+return 1
+"""
+
+
+class _Fallback:
+    """The ``on_redis_error`` policy: raise, or use a local limiter for a while."""
+
+    def __init__(self, what: str, on_redis_error: str, retry_after: float) -> None:
+        if on_redis_error not in ("fail", "local"):
+            raise ConfigurationError("on_redis_error must be 'fail' or 'local'")
+        self.what = what
+        self.local_mode = on_redis_error == "local"
+        self.retry_after = retry_after
+        self.until = 0.0  # monotonic time until which the local limiter is used
+        self.warned = False
+
+    @property
+    def active(self) -> bool:
+        return self.local_mode and time.monotonic() < self.until
+
+    async def call(self, work: Callable[[], Awaitable[T]]) -> T | None:
+        """Run a Redis call; on a Redis failure raise, or return ``None`` (go local)."""
+        try:
+            result = await work()
+        except (RedisError, OSError) as exc:
+            if not self.local_mode:
+                raise LimiterUnavailableError(
+                    f"{self.what}: Redis cannot be reached ({type(exc).__name__}: {exc})"
+                ) from exc
+            self.until = time.monotonic() + self.retry_after
+            if not self.warned:
+                self.warned = True
+                logger.warning(
+                    "%s: Redis cannot be reached (%s); using an in-process limit, "
+                    "for this process only, until it can",
+                    self.what,
+                    type(exc).__name__,
+                )
+            return None
+        if self.warned:
+            self.warned = False
+            logger.info("%s: Redis is reachable again; the shared limit is back", self.what)
+        return result
+
+
+class RedisRateLimiter:
+    """At most *rate* requests per second over every process sharing *key*.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client.
+        key: The Redis key holding the limiter's state; share it to share the limit.
+        rate: Requests per second, over all processes.
+        burst: Requests that may go at once before the pacing starts (>= 1).
+            In any one second at most ``rate + burst`` requests start.
+        on_redis_error: ``"fail"`` to raise ``LimiterUnavailableError`` when Redis
+            cannot be reached, ``"local"`` to fall back to an in-process limiter.
+        retry_redis_after: Seconds to stay on the local fallback before trying
+            Redis again.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        key: str,
+        rate: float,
+        burst: int = 1,
+        *,
+        on_redis_error: OnRedisError = "fail",
+        retry_redis_after: float = DEFAULT_RETRY_REDIS_AFTER,
+    ) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1e6:
+            raise ConfigurationError("rate must be a positive number of requests per second")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ConfigurationError("burst must be an integer >= 1")
+        self.key = key
+        self.rate = float(rate)
+        self.burst = burst
+        self._interval_us = 1_000_000 / self.rate
+        self._script = redis.register_script(_GCRA)
+        self._fallback = _Fallback(f"rate limiter {key!r}", on_redis_error, retry_redis_after)
+        self._local: LocalRateLimiter | None = None
+
+    def __repr__(self) -> str:
+        return f"RedisRateLimiter(key={self.key!r}, rate={self.rate:g}, burst={self.burst})"
+
+    async def acquire(self) -> None:
+        """Wait until one more request may start, by the shared limit."""
+        while not self._fallback.active:
+            wait_us = await self._fallback.call(self._ask)
+            if wait_us is None:
+                break  # Redis is down: fall back below
+            if wait_us <= 0:
+                return
+            await asyncio.sleep(wait_us / 1_000_000)
+        if self._local is None:
+            self._local = LocalRateLimiter(self.rate)
+        await self._local.acquire()
+
+    async def _ask(self) -> int:
+        result: Any = await self._script(
+            keys=[self.key], args=[f"{self._interval_us:.3f}", self.burst]
+        )
+        return int(result)
+
+
+class RedisConcurrencyLimiter:
+    """At most *limit* requests in flight over every process sharing *key*.
+
+    Each request holds a lease in a Redis sorted set. A lease expires *lease*
+    seconds after it was last renewed, and is renewed every ``lease / 3``
+    seconds while its request runs, so the slots of a worker that dies come
+    back after at most *lease* seconds.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client.
+        key: The sorted set holding the leases; share it to share the limit.
+        limit: Requests in flight at once, over all processes.
+        lease: Seconds a slot outlives a worker that stopped renewing it.
+        on_redis_error: ``"fail"`` to raise ``LimiterUnavailableError`` when Redis
+            cannot be reached, ``"local"`` to fall back to an in-process limit.
+        retry_redis_after: Seconds to stay on the local fallback before trying
+            Redis again.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        key: str,
+        limit: int,
+        lease: float = 30.0,
+        *,
+        on_redis_error: OnRedisError = "fail",
+        retry_redis_after: float = DEFAULT_RETRY_REDIS_AFTER,
+    ) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigurationError("limit must be an integer >= 1")
+        if isinstance(lease, bool) or not isinstance(lease, int | float) or not lease > 0:
+            raise ConfigurationError("lease must be a positive number of seconds")
+        self.key = key
+        self._limit = limit
+        self.lease = float(lease)
+        self._acquire_script = redis.register_script(_ACQUIRE)
+        self._renew_script = redis.register_script(_RENEW)
+        self._redis = redis
+        self._fallback = _Fallback(
+            f"concurrency limiter {key!r}", on_redis_error, retry_redis_after
+        )
+        self._local = LocalConcurrencyLimiter(limit)
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisConcurrencyLimiter(key={self.key!r}, limit={self._limit}, lease={self.lease:g})"
+        )
+
+    @property
+    def limit(self) -> int:
+        """The most requests in flight at once, over all processes."""
+        return self._limit
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one shared slot (a renewed lease) for the duration of a request."""
+        token = uuid.uuid4().hex
+        if not await self._take(token):
+            async with self._local.slot():  # Redis is down and we were told to go local
+                yield
+            return
+        renewer = asyncio.create_task(self._keep(token), name=f"sms-lease-{token[:8]}")
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            await self._give_back(token)
+
+    async def _take(self, token: str) -> bool:
+        """Wait for a lease; False when Redis is down and the fallback applies."""
+        wait = _POLL_FIRST
+        while not self._fallback.active:
+            got = await self._fallback.call(
+                lambda: self._acquire_script(
+                    keys=[self.key], args=[self._limit, f"{self.lease:.6f}", token]
+                )
+            )
+            if got is None:
+                return False
+            if int(got) == 1:
+                return True
+            await asyncio.sleep(wait * (0.5 + random.random()))
+            wait = min(_POLL_MAX, wait * 2)
+        return False
+
+    async def _keep(self, token: str) -> None:
+        """Renew the lease every ``lease / 3`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                renewed = await self._renew_script(
+                    keys=[self.key], args=[f"{self.lease:.6f}", token]
+                )
+            except (RedisError, OSError) as exc:
+                logger.warning("concurrency limiter %r: lease not renewed (%s)", self.key, exc)
+                continue
+            if not int(renewed):
+                logger.warning(
+                    "concurrency limiter %r: a lease expired while its request ran "
+                    "(the request outlived lease=%gs without a renewal)",
+                    self.key,
+                    self.lease,
+                )
+                return
+
+    async def _give_back(self, token: str) -> None:
+        try:
+            await self._redis.zrem(self.key, token)
+        except (RedisError, OSError) as exc:  # the lease expires on its own
+            logger.debug("concurrency limiter %r: release failed (%s)", self.key, exc)
