@@ -74,13 +74,27 @@ def redis_server() -> Iterator[RedisProcess]:
 def run_workers(
     mode: str, port: int, key: str, base_url: str, seconds: float, *args: str, count: int = 4
 ) -> list[int]:
-    start_at = time.time() + 1.5  # every worker starts at once, after its imports
-    argv = [sys.executable, str(WORKER), mode, str(port), key, base_url, str(start_at)]
+    """Run *count* workers; start them together once every one is set up."""
+    argv = [sys.executable, str(WORKER), mode, str(port), key, base_url, "-", str(seconds), *args]
     procs = [
-        subprocess.Popen([*argv, str(seconds), *args], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(count)
-    ]  # fmt: skip
-    outputs = [proc.communicate(timeout=60)[0] for proc in procs]
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+        start_at = f"{time.time() + 0.2}\n"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write(start_at)
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=60)[0] for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     assert all(proc.returncode == 0 for proc in procs), outputs
     return [int(out.strip()) for out in outputs]
 

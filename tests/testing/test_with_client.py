@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from sms_async import (
+    APIConnectionError,
     AsyncSmsClient,
     AuthenticationError,
     BadRequestError,
@@ -150,7 +151,7 @@ async def test_a_task_is_created_once_despite_a_lost_response(fake: FakeSmsServe
     fake.create_list("l")
     fake.fail_next("tasks.send", "drop_after")
     async with fake.client(max_retries=5) as client:
-        with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the client raises
+        with pytest.raises(APIConnectionError, match="RemoteProtocolError"):
             await client.tasks.send(
                 contact_list_name="l", task_name="t", template_id=1, sender_name="s"
             )
