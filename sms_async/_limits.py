@@ -52,12 +52,12 @@ class ConcurrencyLimiter(Protocol):
 class LocalRateLimiter:
     """At most *rate* requests per second in this process (aiolimiter's leaky bucket).
 
-    It allows a burst of ``max(1, rate)`` requests, then *rate* per second; a
-    rate below 1 becomes one request every ``1 / rate`` seconds. Needs the
-    ``sms-async[ratelimit]`` extra.
+    By default it allows a burst of ``max(1, rate)`` requests, then *rate* per
+    second; *burst* sets that burst instead. Needs the ``sms-async[ratelimit]``
+    extra.
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, *, burst: int | None = None) -> None:
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
             raise ConfigurationError("rate_limit must be a positive number of requests per second")
         if rate == float("inf"):
@@ -69,7 +69,14 @@ class LocalRateLimiter:
                 "rate_limit needs aiolimiter: pip install 'sms-async[ratelimit]'"
             ) from exc
         self.rate = float(rate)
-        self._limiter = AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1.0 / rate)
+        if burst is not None:
+            if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+                raise ConfigurationError("burst must be an integer >= 1")
+            self._limiter = AsyncLimiter(burst, burst / rate)
+        elif rate >= 1:
+            self._limiter = AsyncLimiter(rate, 1.0)
+        else:
+            self._limiter = AsyncLimiter(1, 1.0 / rate)
 
     def __repr__(self) -> str:
         return f"LocalRateLimiter(rate={self.rate:g})"

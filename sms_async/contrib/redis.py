@@ -34,11 +34,13 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._constants import LOGGER_NAME
 from .._errors import ConfigurationError, LimiterUnavailableError
@@ -52,6 +54,9 @@ T = TypeVar("T")
 
 #: What a limiter does when Redis cannot be reached.
 OnRedisError = Literal["fail", "local"]
+
+#: Failures that mean Redis cannot be reached (what ``on_redis_error`` is about).
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 #: Seconds between two tries of Redis while in the local fallback.
 DEFAULT_RETRY_REDIS_AFTER = 5.0
@@ -83,7 +88,8 @@ local lease = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(lease * 1000) + 1000)
+  local keep = math.ceil(lease * 1000) + 1000
+  if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
   return 1
 end
 return 0
@@ -97,7 +103,8 @@ local lease = tonumber(ARGV[1])
 local expires = redis.call('ZSCORE', KEYS[1], ARGV[2])
 if not expires or tonumber(expires) < now then return 0 end
 redis.call('ZADD', KEYS[1], 'XX', now + lease, ARGV[2])
-redis.call('PEXPIRE', KEYS[1], math.ceil(lease * 1000) + 1000)
+local keep = math.ceil(lease * 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
 return 1
 """
 
@@ -119,10 +126,15 @@ class _Fallback:
         return self.local_mode and time.monotonic() < self.until
 
     async def call(self, work: Callable[[], Awaitable[T]]) -> T | None:
-        """Run a Redis call; on a Redis failure raise, or return ``None`` (go local)."""
+        """Run a Redis call; on a Redis failure raise, or return ``None`` (go local).
+
+        Only an unreachable Redis (a connection error or a timeout) may go local;
+        any other Redis error (a key of the wrong type, a script error) is a
+        misconfiguration and always raises.
+        """
         try:
             result = await work()
-        except (RedisError, OSError) as exc:
+        except _UNREACHABLE as exc:
             if not self.local_mode:
                 raise LimiterUnavailableError(
                     f"{self.what}: Redis cannot be reached ({type(exc).__name__}: {exc})"
@@ -137,6 +149,10 @@ class _Fallback:
                     type(exc).__name__,
                 )
             return None
+        except RedisError as exc:
+            raise LimiterUnavailableError(
+                f"{self.what}: Redis refused the limiter's command ({type(exc).__name__}: {exc})"
+            ) from exc
         if self.warned:
             self.warned = False
             logger.info("%s: Redis is reachable again; the shared limit is back", self.what)
@@ -193,7 +209,7 @@ class RedisRateLimiter:
                 return
             await asyncio.sleep(wait_us / 1_000_000)
         if self._local is None:
-            self._local = LocalRateLimiter(self.rate)
+            self._local = LocalRateLimiter(self.rate, burst=self.burst)
         await self._local.acquire()
 
     async def _ask(self) -> int:
@@ -246,6 +262,8 @@ class RedisConcurrencyLimiter:
             f"concurrency limiter {key!r}", on_redis_error, retry_redis_after
         )
         self._local = LocalConcurrencyLimiter(limit)
+        self._pending: set[asyncio.Future[None]] = set()
+        self._renewal_failing = False
 
     def __repr__(self) -> str:
         return (
@@ -261,7 +279,14 @@ class RedisConcurrencyLimiter:
     async def slot(self) -> AsyncIterator[None]:
         """Hold one shared slot (a renewed lease) for the duration of a request."""
         token = uuid.uuid4().hex
-        if not await self._take(token):
+        try:
+            taken = await self._take(token)
+        except BaseException:
+            # Cancelled (or failed) while taking: the script may have granted the
+            # lease already. Give it back in the background rather than leak it.
+            self._background(self._give_back(token))
+            raise
+        if not taken:
             async with self._local.slot():  # Redis is down and we were told to go local
                 yield
             return
@@ -270,9 +295,15 @@ class RedisConcurrencyLimiter:
             yield
         finally:
             renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            # gather() returns the renewer's CancelledError as a value, so a
+            # cancellation of *this* task still propagates.
+            await asyncio.gather(renewer, return_exceptions=True)
             await self._give_back(token)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _take(self, token: str) -> bool:
         """Wait for a lease; False when Redis is down and the fallback applies."""
@@ -300,8 +331,11 @@ class RedisConcurrencyLimiter:
                     keys=[self.key], args=[f"{self.lease:.6f}", token]
                 )
             except (RedisError, OSError) as exc:
-                logger.warning("concurrency limiter %r: lease not renewed (%s)", self.key, exc)
+                if not self._renewal_failing:  # once per outage, not once per request
+                    self._renewal_failing = True
+                    logger.warning("concurrency limiter %r: leases not renewed (%s)", self.key, exc)
                 continue
+            self._renewal_failing = False
             if not int(renewed):
                 logger.warning(
                     "concurrency limiter %r: a lease expired while its request ran "

@@ -230,3 +230,40 @@ def test_bad_options() -> None:
         RedisConcurrencyLimiter(redis, "k", 2, lease=0)
     with pytest.raises(ConfigurationError):
         RedisConcurrencyLimiter(redis, "k", 2, on_redis_error="retry")  # type: ignore[arg-type]
+
+
+async def test_a_misconfigured_key_raises_even_in_local_mode(redis_server: RedisProcess) -> None:
+    redis = Redis(host="127.0.0.1", port=redis_server.port)
+    await redis.set("t:wrongtype", "a string, not a sorted set")
+    slots = RedisConcurrencyLimiter(redis, "t:wrongtype", 2, on_redis_error="local")
+    with pytest.raises(LimiterUnavailableError, match="refused the limiter's command"):
+        async with slots.slot():
+            pass
+    await redis.aclose()
+
+
+async def test_cancelling_a_request_gives_its_slot_back(redis_server: RedisProcess) -> None:
+    redis = Redis(host="127.0.0.1", port=redis_server.port)
+    slots = RedisConcurrencyLimiter(redis, "t:cancel", 2)
+    inside = asyncio.Event()
+
+    async def hold() -> None:
+        async with slots.slot():
+            inside.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(hold())
+    await inside.wait()
+    assert await redis.zcard("t:cancel") == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task  # the cancellation propagates, it is not swallowed
+    assert await redis.zcard("t:cancel") == 0
+    await redis.aclose()
+
+
+def test_local_rate_limiter_burst() -> None:
+    from sms_async import LocalRateLimiter
+
+    limiter = LocalRateLimiter(10, burst=2)
+    assert (limiter._limiter.max_rate, limiter._limiter.time_period) == (2, 0.2)
