@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import nox
 
@@ -10,6 +12,12 @@ nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.error_on_missing_interpreters = False
 
 PYTHONS = ["3.11", "3.12", "3.13"]
+
+# Interpreters installed with pyenv but not selected in the shell are still found.
+_PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+if _PYENV.is_dir():
+    _bins = [str(path / "bin") for path in sorted(_PYENV.glob("3.1[1-3]*")) if path.is_dir()]
+    os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), *_bins])
 
 
 @nox.session(python=PYTHONS)

@@ -179,7 +179,7 @@ def _accept(raw: object, invalid: list[str]) -> Payload | None:
             type(phone) is str
             and _phone_match(phone)
             and (name is None or (type(name) is str and len(name) <= MAX_MEMBER_NAME))
-            and (variables is None or vars_problem(variables) is None)
+            and (variables is None or (type(variables) is dict and vars_problem(variables) is None))
             and raw.keys() <= MEMBER_KEYS
         ):
             if (name is None and "name" in raw) or (variables is None and "vars" in raw):

@@ -263,7 +263,8 @@ def unstructure_member(member: NewMember) -> dict[str, Any]:
     if member.name is not None:
         data["name"] = member.name
     if member.vars is not None:
-        data["vars"] = member.vars
+        # any Mapping is accepted; JSON encoders only take a dict
+        data["vars"] = member.vars if type(member.vars) is dict else dict(member.vars)
     return data
 
 

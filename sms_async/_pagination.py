@@ -89,7 +89,8 @@ class AsyncPaginator(Generic[T]):
         end = first.total if wanted is None else min(first.total, wanted)
         if len(first.items) < limit or end <= limit:
             return
-        plan = iter([(offset, min(size, end - offset)) for offset in range(limit, end, size)])
+        # Lazy: a huge (or hostile) total costs nothing until pages are really fetched.
+        plan = ((offset, min(size, end - offset)) for offset in range(limit, end, size))
         pending: deque[tuple[int, asyncio.Task[Page[T]]]] = deque()
         try:
             while True:

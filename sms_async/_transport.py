@@ -86,7 +86,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
@@ -295,6 +295,8 @@ class Transport:
         async with self._concurrency.slot():
             if self._rate_limiter is not None:
                 await self._rate_limiter.acquire()
+            # aclose() may have run while this request waited for its slot or retry.
+            self._check_open(request.method, path)
             started = time.perf_counter()
             try:
                 response = await self._http.send(request, stream=True)

@@ -453,3 +453,24 @@ async def test_plain_dicts_are_sent_as_they_are_without_none_fields(
             {"phone": "+3"},
         ]
     }
+
+
+async def test_vars_given_as_any_mapping_are_sent_as_objects(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    from types import MappingProxyType
+
+    route = router.post(MEMBERS).mock(
+        return_value=httpx.Response(200, json={"result": {"count": 2, "invalid": []}})
+    )
+    frozen = MappingProxyType({"k": "v"})
+    result = await client.members.add(
+        7,
+        [NewMember("+1", vars=frozen), {"phone": "+2", "vars": frozen}],  # type: ignore[arg-type]
+    )
+    assert result.count == 2
+    sent = json.loads(route.calls.last.request.content)["members"]
+    assert [m["vars"] for m in sent] == [{"k": "v"}, {"k": "v"}]
+    update = router.put(f"{MEMBERS}/5").mock(return_value=httpx.Response(200, json={"count": 1}))
+    assert await client.members.update(7, 5, vars=frozen) == 1  # type: ignore[arg-type]
+    assert json.loads(update.calls.last.request.content) == {"member": {"vars": {"k": "v"}}}

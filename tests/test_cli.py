@@ -408,3 +408,9 @@ def test_a_jsonl_lone_surrogate_rejects_the_line(
     assert result.exit_code == 0, result.output
     assert fake.get_list("surrogates").phones == ["+15550000002"]
     assert "not valid Unicode" in rejects.read_text(encoding="utf-8")
+
+
+def test_settings_repr_hides_the_key() -> None:
+    from sms_async.cli._app import Settings
+
+    assert "SECRETKEY" not in repr(Settings("u", "SECRETKEY", None, None, False))

@@ -244,3 +244,13 @@ def test_bad_max_items(client: AsyncSmsClient, max_items: object) -> None:
 
     with pytest.raises(ValidationError, match="max_items"):
         client.members.list(7, max_items=max_items)  # type: ignore[arg-type]
+
+
+async def test_a_huge_reported_total_costs_nothing_up_front(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    listing = Listing(250, reported_total=10**15)
+    router.get(MEMBERS).mock(side_effect=listing)
+    ids = [m.member_id async for m in client.members.list(7)]
+    assert ids == list(range(250))
+    assert len(listing.requests) <= 3 + 4  # the pages that exist, and one window ahead

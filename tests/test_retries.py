@@ -583,3 +583,44 @@ async def test_long_server_messages_are_capped(
     with pytest.raises(APIError) as info:
         await client.contact_lists.delete(1)
     assert len(info.value.message) == 500
+
+
+async def test_an_absurd_retry_after_date_is_ignored_not_raised(
+    client: AsyncSmsClient, router: respx.MockRouter
+) -> None:
+    router.delete(LIST).mock(
+        return_value=httpx.Response(
+            503, headers={"Retry-After": "Mon, 01 Jan 99999999999 00:00:00 GMT"}
+        )
+    )
+    with pytest.raises(ServerError) as info:
+        await client.contact_lists.delete(1)
+    assert info.value.retry_after is None
+
+
+async def test_requests_waiting_for_a_slot_when_the_client_closes_get_a_typed_error(
+    router: respx.MockRouter,
+) -> None:
+    import asyncio
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await release.wait()
+        return httpx.Response(200, json={"count": 1})
+
+    router.delete(LIST).mock(side_effect=slow)
+    client = AsyncSmsClient(USER, KEY, base_url=BASE, max_concurrency=1)
+    first = asyncio.create_task(client.contact_lists.delete(1))
+    await started.wait()
+    second = asyncio.create_task(client.contact_lists.delete(1))  # waits for the only slot
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(client.aclose())
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(first, second, closing, return_exceptions=True)
+    assert isinstance(results[1], APIConnectionError)
+    assert "closed" in str(results[1])
+    assert not any(isinstance(r, RuntimeError) for r in results)

@@ -168,3 +168,18 @@ async def test_send_validation(
     with pytest.raises(ValidationError):
         await client.tasks.send(**kwargs)  # type: ignore[arg-type]
     assert not router.calls
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"poll_interval": "1"}, {"poll_interval": -1}, {"timeout": "5"}]
+)
+async def test_wait_validates_its_numbers(
+    client: AsyncSmsClient, kwargs: dict[str, object]
+) -> None:
+    with pytest.raises(ValidationError):
+        await client.tasks.wait(1, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_send_refuses_a_list_name_that_is_not_text(client: AsyncSmsClient) -> None:
+    with pytest.raises(ValidationError, match="contact_list_name"):
+        await client.tasks.send(contact_list_name=5, task_name="t", template_id=1)  # type: ignore[arg-type]

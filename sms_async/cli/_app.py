@@ -52,7 +52,7 @@ class Settings:
     """The global options, passed to every command."""
 
     user: str | None
-    key: str | None
+    key: str | None = attrs.field(repr=False)  # never shown
     base_url: str | None
     task_base_url: str | None
     debug: bool

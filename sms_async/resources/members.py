@@ -164,7 +164,7 @@ class Members(Resource):
         if name is not None:
             member["name"] = name
         if vars is not None:
-            member["vars"] = vars
+            member["vars"] = dict(vars)  # any Mapping; JSON encoders only take a dict
         body = await self._transport.v1(
             "PUT", path, json_body={"member": member}, parse=_parse_count
         )

@@ -50,9 +50,12 @@ class Tasks(Resource):
         Returns:
             The new task, usually ``WAITING``.
         """
-        names = (
-            [contact_list_name] if isinstance(contact_list_name, str) else list(contact_list_name)
-        )
+        if isinstance(contact_list_name, str):
+            names = [contact_list_name]
+        elif isinstance(contact_list_name, Sequence):
+            names = list(contact_list_name)
+        else:
+            raise ValidationError("contact_list_name must be a str or a sequence of str")
         if not names:
             raise ValidationError("contact_list_name must name at least one list")
         for name in names:
@@ -102,13 +105,22 @@ class Tasks(Resource):
         Raises:
             TimeoutError: (the builtin) when *timeout* passes first.
         """
-        if poll_interval < 0:
-            raise ValidationError("poll_interval must be >= 0")
-        if timeout is not None and timeout < 0:
-            raise ValidationError("timeout must be >= 0")
+        if not _is_seconds(poll_interval):
+            raise ValidationError(f"poll_interval must be a number >= 0, got {poll_interval!r}")
+        if timeout is not None and not _is_seconds(timeout):
+            raise ValidationError(f"timeout must be None or a number >= 0, got {timeout!r}")
         async with asyncio.timeout(timeout):
             while True:
                 task = await self.get(task_id)
                 if task.status.is_final:
                     return task
                 await asyncio.sleep(poll_interval)
+
+
+def _is_seconds(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value == value  # not NaN
+        and value >= 0
+    )
