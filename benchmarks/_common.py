@@ -71,4 +71,4 @@ def machine() -> str:
 
 def run(coro: Awaitable[Any]) -> Any:
     """asyncio.run for a coroutine."""
-    return asyncio.run(coro)  # type: ignore[arg-type]
+    return asyncio.run(coro)

@@ -28,7 +28,7 @@ async def per_call(work: object) -> float:
     for _ in range(ROUNDS):
         started = time.perf_counter()
         for _ in range(N):
-            await work()  # type: ignore[operator]
+            await work()
         samples.append((time.perf_counter() - started) / N * 1e6)
     return statistics.median(samples)
 

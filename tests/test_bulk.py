@@ -73,7 +73,7 @@ def people(n: int, start: int = 0) -> list[NewMember]:
 @pytest.fixture
 async def client(router: respx.MockRouter) -> AsyncSmsClient:
     async with AsyncSmsClient("u", "k", base_url=BASE, max_concurrency=4) as c:
-        yield c  # type: ignore[misc]
+        yield c
 
 
 async def test_batches_of_batch_size(client: AsyncSmsClient, router: respx.MockRouter) -> None:
@@ -128,7 +128,7 @@ async def test_client_side_rejections_go_to_invalid_and_the_upload_goes_on(
         "+8613000000005",
         {"phone": "+8613000000006", "vars": {"k": "v"}},
     ]
-    result = await client.members.add(7, members)  # type: ignore[arg-type]
+    result = await client.members.add(7, members)
     assert result.count == 1
     assert sorted(result.invalid) == sorted(
         [
@@ -277,7 +277,7 @@ async def test_cancel_cancels_batches_in_flight_at_once(
 @pytest.mark.parametrize("concurrency", [0, -1, 1.5])
 async def test_bad_concurrency(client: AsyncSmsClient, concurrency: object) -> None:
     with pytest.raises(ValidationError, match="concurrency"):
-        await client.members.add(7, [], concurrency=concurrency)  # type: ignore[arg-type]
+        await client.members.add(7, [], concurrency=concurrency)
 
 
 async def test_an_exception_from_the_input_is_raised_as_itself(
@@ -290,7 +290,7 @@ async def test_an_exception_from_the_input_is_raised_as_itself(
         raise OSError("disk gone")
 
     with pytest.raises(OSError, match="disk gone"):
-        await client.members.add(7, broken())  # type: ignore[arg-type]
+        await client.members.add(7, broken())
 
 
 # --- the accounting invariant ----------------------------------------------------------
@@ -347,7 +347,7 @@ def test_every_member_ends_in_exactly_one_place(
 
     result = asyncio.run(
         add_members(
-            members,  # type: ignore[arg-type]
+            members,
             send,
             batch_size=batch_size,
             concurrency=concurrency,
@@ -355,7 +355,7 @@ def test_every_member_ends_in_exactly_one_place(
         )
     )
     failed = [m.phone for m in result.failed_members]
-    input_phones = [m.phone if isinstance(m, NewMember) else m["phone"] for m in members]  # type: ignore[index]
+    input_phones = [m.phone if isinstance(m, NewMember) else m["phone"] for m in members]
     assert result.count == len(stored)
     assert Counter(stored) + Counter(result.invalid) + Counter(failed) == Counter(input_phones)
     assert all(len(b.members) <= batch_size for b in result.failed)
@@ -417,7 +417,7 @@ async def test_a_none_phone_is_recorded_as_empty(
     client: AsyncSmsClient, router: respx.MockRouter
 ) -> None:
     router.post(MEMBERS).mock(side_effect=Store())
-    result = await client.members.add(7, [{"phone": None}, {"phone": None, "x": 1}])  # type: ignore[list-item]
+    result = await client.members.add(7, [{"phone": None}, {"phone": None, "x": 1}])
     assert result.invalid == ["", ""]
 
 
@@ -466,11 +466,11 @@ async def test_vars_given_as_any_mapping_are_sent_as_objects(
     frozen = MappingProxyType({"k": "v"})
     result = await client.members.add(
         7,
-        [NewMember("+1", vars=frozen), {"phone": "+2", "vars": frozen}],  # type: ignore[arg-type]
+        [NewMember("+1", vars=frozen), {"phone": "+2", "vars": frozen}],
     )
     assert result.count == 2
     sent = json.loads(route.calls.last.request.content)["members"]
     assert [m["vars"] for m in sent] == [{"k": "v"}, {"k": "v"}]
     update = router.put(f"{MEMBERS}/5").mock(return_value=httpx.Response(200, json={"count": 1}))
-    assert await client.members.update(7, 5, vars=frozen) == 1  # type: ignore[arg-type]
+    assert await client.members.update(7, 5, vars=frozen) == 1
     assert json.loads(update.calls.last.request.content) == {"member": {"vars": {"k": "v"}}}

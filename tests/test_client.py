@@ -54,7 +54,7 @@ def test_missing_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_bad_options(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigurationError):
-        AsyncSmsClient("u", "k", **kwargs)  # type: ignore[arg-type]
+        AsyncSmsClient("u", "k", **kwargs)
 
 
 def test_float_timeout_becomes_httpx_timeout() -> None:

@@ -29,7 +29,7 @@ QUERY = f"{TASK_BASE}/smsapi/queryContactListTask"
 async def client(router: respx.MockRouter) -> AsyncSmsClient:
     # no retries: each response below is seen exactly once
     async with AsyncSmsClient("u", KEY, base_url=BASE, task_base_url=TASK_BASE, max_retries=0) as c:
-        yield c  # type: ignore[misc]
+        yield c
 
 
 @pytest.mark.parametrize(

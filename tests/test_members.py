@@ -127,7 +127,7 @@ async def test_update_validates_fields(
     client: AsyncSmsClient, router: respx.MockRouter, fields: dict[str, object], match: str
 ) -> None:
     with pytest.raises(ValidationError, match=match):
-        await client.members.update(1, 2, **fields)  # type: ignore[arg-type]
+        await client.members.update(1, 2, **fields)
     assert not router.calls
 
 

@@ -64,7 +64,7 @@ class Listing:
 @pytest.fixture
 async def client(router: respx.MockRouter) -> AsyncSmsClient:
     async with AsyncSmsClient("u", "k", base_url=BASE, max_concurrency=4) as c:
-        yield c  # type: ignore[misc]
+        yield c
 
 
 async def test_prefetch_yields_every_item_in_order(
@@ -243,7 +243,7 @@ def test_bad_max_items(client: AsyncSmsClient, max_items: object) -> None:
     from sms_async import ValidationError
 
     with pytest.raises(ValidationError, match="max_items"):
-        client.members.list(7, max_items=max_items)  # type: ignore[arg-type]
+        client.members.list(7, max_items=max_items)
 
 
 async def test_a_huge_reported_total_costs_nothing_up_front(

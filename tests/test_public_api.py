@@ -52,4 +52,4 @@ def test_models_are_frozen_and_slotted() -> None:
         assert attrs.has(cls)
         assert "__slots__" in vars(cls), name
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        sms_async.NewMember("+1").phone = "+2"  # type: ignore[misc]
+        sms_async.NewMember("+1").phone = "+2"

@@ -243,8 +243,8 @@ async def test_retry_after_seconds_is_used_as_the_wait(
     real = _transport.Transport._retry_decision
 
     def spy(self: object, *args: object) -> bool | float:
-        wait = real(self, *args)  # type: ignore[arg-type]
-        waits.append(wait)  # type: ignore[arg-type]
+        wait = real(self, *args)
+        waits.append(wait)
         return wait
 
     monkeypatch.setattr(_transport.Transport, "_retry_decision", spy)
@@ -353,7 +353,7 @@ class CountingSlots:
 async def test_a_concurrency_limiter_object_gates_every_attempt(router: respx.MockRouter) -> None:
     slots = CountingSlots(5)
     router.delete(LIST).mock(side_effect=[html(503), OK_COUNT])
-    async with AsyncSmsClient(USER, KEY, base_url=BASE, max_concurrency=slots) as client:  # type: ignore[arg-type]
+    async with AsyncSmsClient(USER, KEY, base_url=BASE, max_concurrency=slots) as client:
         assert client.max_concurrency == 5
         await client.contact_lists.delete(1)
     assert slots.taken == 2
@@ -361,7 +361,7 @@ async def test_a_concurrency_limiter_object_gates_every_attempt(router: respx.Mo
 
 def test_pool_is_sized_for_max_concurrency() -> None:
     client = AsyncSmsClient(USER, KEY, max_concurrency=13)
-    pool = client._transport._http._transport._pool  # type: ignore[attr-defined]
+    pool = client._transport._http._transport._pool
     assert pool._max_connections == 13
     assert pool._max_keepalive_connections == 13
 
@@ -470,7 +470,7 @@ async def test_fuzzed_bodies_only_ever_raise_typed_errors(
 
 
 async def _drain(paginator: object) -> None:
-    async for _ in paginator:  # type: ignore[attr-defined]
+    async for _ in paginator:
         pass
 
 

@@ -166,7 +166,7 @@ async def test_send_validation(
     client: AsyncSmsClient, router: respx.MockRouter, kwargs: dict[str, object]
 ) -> None:
     with pytest.raises(ValidationError):
-        await client.tasks.send(**kwargs)  # type: ignore[arg-type]
+        await client.tasks.send(**kwargs)
     assert not router.calls
 
 
@@ -177,9 +177,9 @@ async def test_wait_validates_its_numbers(
     client: AsyncSmsClient, kwargs: dict[str, object]
 ) -> None:
     with pytest.raises(ValidationError):
-        await client.tasks.wait(1, **kwargs)  # type: ignore[arg-type]
+        await client.tasks.wait(1, **kwargs)
 
 
 async def test_send_refuses_a_list_name_that_is_not_text(client: AsyncSmsClient) -> None:
     with pytest.raises(ValidationError, match="contact_list_name"):
-        await client.tasks.send(contact_list_name=5, task_name="t", template_id=1)  # type: ignore[arg-type]
+        await client.tasks.send(contact_list_name=5, task_name="t", template_id=1)

@@ -41,7 +41,7 @@ async def main(argv: list[str]) -> None:
         else:
             options["max_concurrency"] = RedisConcurrencyLimiter(redis, key, int(extra[0]))
             tasks = int(extra[1])
-        async with AsyncSmsClient(USER, KEY, base_url=base_url, **options) as client:  # type: ignore[arg-type]
+        async with AsyncSmsClient(USER, KEY, base_url=base_url, **options) as client:
             list_id = (
                 await client.contact_lists.create(contact_list_name=f"w{time.time_ns()}")
             ).contact_list_id

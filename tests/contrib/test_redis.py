@@ -39,6 +39,7 @@ class RedisProcess:
         if REDIS_SERVER is None:
             if os.environ.get("CI"):
                 pytest.fail("redis-server is required in CI: .ci/run installs it")
+            # a developer's machine without the binary; CI fails just above instead
             pytest.skip("redis-server is not installed here (apt-get install redis-server)")
         self.port = free_port()
         self.proc = subprocess.Popen(
@@ -229,7 +230,7 @@ def test_bad_options() -> None:
     with pytest.raises(ConfigurationError):
         RedisConcurrencyLimiter(redis, "k", 2, lease=0)
     with pytest.raises(ConfigurationError):
-        RedisConcurrencyLimiter(redis, "k", 2, on_redis_error="retry")  # type: ignore[arg-type]
+        RedisConcurrencyLimiter(redis, "k", 2, on_redis_error="retry")
 
 
 async def test_a_misconfigured_key_raises_even_in_local_mode(redis_server: RedisProcess) -> None:
