@@ -163,7 +163,6 @@ class Transport:
 
         GET, PUT and DELETE are treated as safe to repeat; POST is not.
         """
-        self._check_open(method, path)
         headers = self._v1_headers
         content = None
         if json_body is not None:
@@ -195,7 +194,6 @@ class Transport:
 
         ``result`` and ``statusCode`` of the envelope are checked here.
         """
-        self._check_open("POST", path)
         signed = {"smsUser": self._sms_user, **params}
         signed["signature"] = sign_params(signed, self._sms_key, self._signature_method)
         request = self._http.build_request(
@@ -262,8 +260,8 @@ class Transport:
         self, exc: Exception, method: str, path: str, attempt: int, idempotent: bool
     ) -> bool | float:
         """Return False to give up on *exc*, or the seconds to wait before the next attempt."""
-        if attempt > self._max_retries:
-            return False
+        if attempt > self._max_retries or self._http.is_closed:
+            return False  # out of attempts, or aclose() ran: nothing more will be sent
         retry_after: float | None = None
         if isinstance(exc, APIConnectionError):
             if not idempotent and not isinstance(exc.__cause__, _NOT_SENT):
@@ -295,7 +293,8 @@ class Transport:
         async with self._concurrency.slot():
             if self._rate_limiter is not None:
                 await self._rate_limiter.acquire()
-            # aclose() may have run while this request waited for its slot or retry.
+            # The one check that the client is open: aclose() may also have run while
+            # this request waited for its slot or its retry.
             self._check_open(request.method, path)
             started = time.perf_counter()
             try:

@@ -147,8 +147,6 @@ def to_new_member(value: object) -> NewMember:
 
     Raises ``ValidationError`` for anything else, or a dict with other keys or no phone.
     """
-    if type(value) is dict and "phone" in value and value.keys() <= MEMBER_KEYS:
-        return NewMember(value["phone"], value.get("name"), value.get("vars"))  # the common case
     if isinstance(value, NewMember):
         return value
     if isinstance(value, Mapping):

@@ -599,7 +599,7 @@ async def test_an_absurd_retry_after_date_is_ignored_not_raised(
 
 
 async def test_requests_waiting_for_a_slot_when_the_client_closes_get_a_typed_error(
-    router: respx.MockRouter,
+    router: respx.MockRouter, caplog: pytest.LogCaptureFixture
 ) -> None:
     import asyncio
 
@@ -620,7 +620,24 @@ async def test_requests_waiting_for_a_slot_when_the_client_closes_get_a_typed_er
     closing = asyncio.create_task(client.aclose())
     await asyncio.sleep(0)
     release.set()
-    results = await asyncio.gather(first, second, closing, return_exceptions=True)
+    with caplog.at_level(logging.WARNING, logger="sms_async"):
+        results = await asyncio.gather(first, second, closing, return_exceptions=True)
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]  # not retried
     assert isinstance(results[1], APIConnectionError)
     assert "closed" in str(results[1])
     assert not any(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_a_closed_client_is_not_retried(
+    router: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    route = router.delete(LIST).mock(return_value=OK_COUNT)
+    client = AsyncSmsClient(USER, KEY, base_url=BASE, max_retries=3)
+    await client.aclose()
+    with (
+        caplog.at_level(logging.WARNING, logger="sms_async"),
+        pytest.raises(APIConnectionError, match="closed"),
+    ):
+        await client.contact_lists.delete(1)
+    assert route.call_count == 0
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
