@@ -22,6 +22,7 @@ from ._constants import (
     SIGNATURE_METHODS,
 )
 from ._errors import ConfigurationError
+from ._http import make_http_client
 from ._limits import (
     ConcurrencyLimiter,
     LocalConcurrencyLimiter,
@@ -118,12 +119,7 @@ class AsyncSmsClient:
         self.signature_method = signature_method
         self._owns_http = http_client is None
         if http_client is None:
-            http_client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(
-                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-                ),
-            )
+            http_client = make_http_client(timeout=self.timeout, max_connections=max_concurrency)
         elif not isinstance(http_client, httpx.AsyncClient):
             raise ConfigurationError("http_client must be an httpx.AsyncClient")
         self._transport = Transport(
@@ -155,8 +151,7 @@ class AsyncSmsClient:
         if self._closed:
             return
         self._closed = True
-        if self._owns_http:
-            await self._transport.aclose()
+        await self._transport.aclose(close_http=self._owns_http)
 
     async def __aenter__(self) -> AsyncSmsClient:
         return self

@@ -54,6 +54,10 @@ MAX_MESSAGE_CHARS: Final = 500
 #: A response body larger than this is refused rather than read into memory.
 MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 
+#: Seconds a response close or a lease release may take in the background after a
+#: cancellation, and that ``aclose()`` waits for such cleanup, before giving up on it.
+CLOSE_TIMEOUT: Final = 5.0
+
 #: The API's clock: timestamps without an offset are UTC+8.
 API_UTC_OFFSET_HOURS: Final = 8
 TASK_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"

@@ -66,17 +66,27 @@ class APIConnectionError(SmsError):
     Attributes:
         method: The HTTP method of the request.
         path: The URL path of the request (never the query: it may hold a signature).
+        request_sent: ``False`` when the request certainly never reached the server
+            (the connection was refused, no connection or slot came free in time,
+            the client was closed); ``True`` when it may have been acted on.
     """
 
-    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", request_sent: bool = True
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.method = method
         self.path = path
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError):
-    """The request timed out (connect, read, write or waiting for a pooled connection)."""
+    """The request timed out: one phase, or the whole attempt, outlasted ``timeout``.
+
+    A phase is connecting, writing, reading, or waiting for a pooled connection;
+    the whole attempt runs from waiting for a slot to the last byte of the body.
+    """
 
 
 class APIError(SmsError):

@@ -8,10 +8,12 @@ bodies, and logging. Resource modules only describe endpoints.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import random
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC
@@ -21,8 +23,10 @@ import httpx
 import stamina
 
 from ._auth import basic_auth_header, sign_params
+from ._cancel import Background, honour_cancellation, is_cancelling
 from ._constants import (
     BODY_EXCERPT_CHARS,
+    CLOSE_TIMEOUT,
     LOGGER_NAME,
     MAX_MESSAGE_CHARS,
     MAX_RESPONSE_BYTES,
@@ -42,6 +46,7 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
+from ._decoders import ACCEPT_ENCODING, BodyTooLarge, BoundedBody, UnsupportedEncoding
 from ._json import dumps, loads
 from ._limits import ConcurrencyLimiter, RateLimiter
 from ._version import __version__
@@ -97,6 +102,23 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return seconds
 
 
+def attempt_deadline(timeout: httpx.Timeout) -> float | None:
+    """The bound of a whole attempt: the largest phase of *timeout* (``None``: unbounded)."""
+    phases = [
+        value
+        for value in (timeout.connect, timeout.read, timeout.write, timeout.pool)
+        if value is not None
+    ]
+    return max(phases) if phases else None
+
+
+async def _close_quietly(response: httpx.Response) -> None:
+    try:
+        await response.aclose()
+    except httpx.HTTPError:
+        pass  # the connection is dropped either way: nothing left to keep
+
+
 def backoff(attempt: int) -> float:
     """Return the wait before retry number *attempt* (1-based): exponential, full jitter."""
     ceiling = min(RETRY_MAX_WAIT, RETRY_INITIAL_WAIT * 2 ** (attempt - 1))
@@ -133,16 +155,22 @@ class Transport:
         self._request_timeout: httpx.Timeout | httpx._client.UseClientDefault = (
             request_timeout if request_timeout is not None else httpx.USE_CLIENT_DEFAULT
         )
+        self._deadline = attempt_deadline(
+            request_timeout if request_timeout is not None else http_client.timeout
+        )
+        self._background = Background("sms_async transport")
         authorization = basic_auth_header(sms_user, sms_key)
         self._secrets = (sms_key, authorization.removeprefix("Basic "))
         self._v1_headers = {
             "Authorization": authorization,
             "User-Agent": f"sms-async/{__version__}",
             "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
         }
         self._smsapi_headers = {
             "User-Agent": f"sms-async/{__version__}",
             "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
         }
 
     def __repr__(self) -> str:
@@ -220,12 +248,17 @@ class Transport:
     def _check_open(self, method: str, path: str) -> None:
         if self._http.is_closed:
             raise APIConnectionError(
-                f"{method} {path}: the client is closed", method=method, path=path
+                f"{method} {path}: the client is closed",
+                method=method,
+                path=path,
+                request_sent=False,
             )
 
-    async def aclose(self) -> None:
-        """Close the underlying httpx client (only called when the SDK owns it)."""
-        await self._http.aclose()
+    async def aclose(self, *, close_http: bool) -> None:
+        """Let background cleanup finish (bounded); close the httpx client if the SDK owns it."""
+        await self._background.drain(CLOSE_TIMEOUT)
+        if close_http:
+            await self._http.aclose()
 
     # --- sending, with retries ---------------------------------------------------------
 
@@ -264,7 +297,7 @@ class Transport:
             return False  # out of attempts, or aclose() ran: nothing more will be sent
         retry_after: float | None = None
         if isinstance(exc, APIConnectionError):
-            if not idempotent and not isinstance(exc.__cause__, _NOT_SENT):
+            if not idempotent and exc.request_sent:
                 return False  # the server may have acted: never send twice
             reason = f"{type(exc.__cause__).__name__}" if exc.__cause__ else type(exc).__name__
         elif isinstance(exc, APIError):
@@ -290,22 +323,48 @@ class Transport:
         return wait
 
     async def _send_once(self, request: httpx.Request, path: str) -> tuple[int, bytes]:
-        async with self._concurrency.slot():
-            if self._rate_limiter is not None:
-                await self._rate_limiter.acquire()
-            # The one check that the client is open: aclose() may also have run while
-            # this request waited for its slot or its retry.
-            self._check_open(request.method, path)
-            started = time.perf_counter()
-            try:
-                response = await self._http.send(request, stream=True)
+        """One attempt: a slot, the rate limit, the exchange, the body; all within the deadline.
+
+        The deadline runs from waiting for the slot to the last byte of the body;
+        giving the slot back is not part of it (a finished request is not failed
+        by a slow release).
+        """
+        when = None if self._deadline is None else asyncio.get_running_loop().time() + self._deadline
+        slot = self._concurrency.slot()
+        sent = False
+        deadline: asyncio.Timeout | None = None
+        try:
+            async with asyncio.timeout_at(when):
+                await slot.__aenter__()
+        except TimeoutError:
+            raise self._deadline_error(request.method, path, sent=False) from None
+        try:
+            async with asyncio.timeout_at(when) as deadline:
+                honour_cancellation()
+                if self._rate_limiter is not None:
+                    await self._rate_limiter.acquire()
+                    honour_cancellation()
+                # The one check that the client is open: aclose() may also have run while
+                # this request waited for its slot or its retry.
+                self._check_open(request.method, path)
+                started = time.perf_counter()
+                sent = True
                 try:
-                    body = await self._read_body(response, path)
-                finally:
-                    await response.aclose()
-            except httpx.HTTPError as exc:
-                self._log_request(request.method, path, type(exc).__name__, started)
-                raise self._connection_error(exc, request.method, path) from exc
+                    response = await self._http.send(request, stream=True)
+                    try:
+                        honour_cancellation()
+                        body = await self._read_body(response)
+                    finally:
+                        await self._close(response)
+                except httpx.HTTPError as exc:
+                    self._log_request(request.method, path, type(exc).__name__, started)
+                    raise self._connection_error(exc, request.method, path) from exc
+        except BaseException as exc:
+            await slot.__aexit__(type(exc), exc, exc.__traceback__)
+            if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
+                raise self._deadline_error(request.method, path, sent=sent) from None
+            raise
+        await slot.__aexit__(None, None, None)
         status = response.status_code
         self._log_request(request.method, path, status, started)
         if status >= 400 or status < 200:
@@ -314,18 +373,53 @@ class Transport:
         # parse and surfaces as a MalformedResponseError with that status.
         return status, body
 
-    async def _read_body(self, response: httpx.Response, path: str) -> bytes:
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """The body, inflated within the size cap, honouring a cancellation after each read."""
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
             raise self._too_large(response.status_code)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                raise self._too_large(response.status_code)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            body = BoundedBody(response.headers.get("Content-Encoding"), MAX_RESPONSE_BYTES)
+            # The raw stream, not ``response.aiter_raw()``: that one closes the response
+            # at its end, in this task, where a cancellation could cut the close short.
+            async for chunk in response.stream:  # type: ignore[union-attr]
+                honour_cancellation()
+                body.feed(chunk)
+            honour_cancellation()
+            return body.finish()
+        except BodyTooLarge:
+            raise self._too_large(response.status_code) from None
+        except UnsupportedEncoding as exc:
+            raise self._malformed(
+                response.status_code, b"", f"unsupported Content-Encoding {str(exc)[:40]!r}"
+            ) from None
+        except (zlib.error, ValueError, OSError) as exc:
+            raise self._malformed(
+                response.status_code, b"", f"the body could not be inflated ({type(exc).__name__})"
+            ) from None
+
+    async def _close(self, response: httpx.Response) -> None:
+        """Close *response* in a task of its own, so that no cancellation can cut it short.
+
+        httpcore gives a connection back to its pool at the end of the close; a
+        cancellation landing inside it (anyio's shield does not stop a native
+        asyncio cancel) would leave the connection busy for ever. The caller
+        waits for the close, unless it is cancelled: then the close goes on
+        in the background, bounded by ``CLOSE_TIMEOUT``.
+        """
+        closing = self._background.spawn(_close_quietly(response), CLOSE_TIMEOUT)
+        if not is_cancelling():
+            await asyncio.shield(closing)
+
+    def _deadline_error(self, method: str, path: str, *, sent: bool) -> APITimeoutError:
+        where = "before it was sent" if not sent else "before its answer was read"
+        return APITimeoutError(
+            f"{method} {path} timed out {where} (the whole attempt is bounded by "
+            f"timeout={self._deadline:g} s)",
+            method=method,
+            path=path,
+            request_sent=sent,
+        )
 
     def _log_request(self, method: str, path: str, outcome: object, started: float) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -336,14 +430,19 @@ class Transport:
 
     def _connection_error(self, exc: httpx.HTTPError, method: str, path: str) -> Exception:
         detail = self._message(str(exc)) or type(exc).__name__
+        sent = not isinstance(exc, _NOT_SENT)
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"{method} {path} timed out ({type(exc).__name__}: {detail})",
                 method=method,
                 path=path,
+                request_sent=sent,
             )
         return APIConnectionError(
-            f"{method} {path} failed: {type(exc).__name__}: {detail}", method=method, path=path
+            f"{method} {path} failed: {type(exc).__name__}: {detail}",
+            method=method,
+            path=path,
+            request_sent=sent,
         )
 
     def _too_large(self, status: int) -> MalformedResponseError:

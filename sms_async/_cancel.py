@@ -1,0 +1,89 @@
+"""Cancellation that no library can lose, and cleanup that never holds the caller.
+
+Some libraries catch a task's ``CancelledError`` and carry on (redis-py does,
+now and then: redis/redis-py#2028, #2551). The task's cancellation is then
+still *pending* -- ``asyncio.current_task().cancelling()`` counts it -- but
+nothing raised it. After every await on a third-party library the SDK calls
+``honour_cancellation()``, which raises it.
+
+Cleanup that must not hold a cancelled caller (closing a response, giving a
+lease back) goes to a ``Background`` set: bounded in time, kept referenced
+until done, its failures logged rather than lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from ._constants import LOGGER_NAME
+
+__all__ = ["Background", "honour_cancellation", "is_cancelling"]
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+def is_cancelling() -> bool:
+    """Whether the current task has a cancellation pending (raised or not)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def honour_cancellation() -> None:
+    """Raise ``CancelledError`` if the current task was cancelled and a library swallowed it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+class Background:
+    """Cleanup tasks that run on their own, each bounded by a timeout."""
+
+    __slots__ = ("_tasks", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, work: Coroutine[Any, Any, None], timeout: float) -> asyncio.Task[None]:
+        """Run *work* in the background for at most *timeout* seconds."""
+        task = asyncio.ensure_future(self._bounded(work, timeout))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    async def _bounded(self, work: Coroutine[Any, Any, None], timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await work
+        except TimeoutError:
+            logger.debug("%s: background cleanup gave up after %g s", self.name, timeout)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("%s: background cleanup failed: %r", self.name, task.exception())
+
+    def adopt(self, task: asyncio.Task[Any]) -> None:
+        """Keep a reference to an abandoned *task* until it ends; its outcome is dropped."""
+        self._tasks.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: never "Task exception was never retrieved"
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to *timeout* seconds for the running cleanups, then cancel what is left."""
+        if not self._tasks:
+            return
+        pending = set(self._tasks)
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            task.cancel()

@@ -1,0 +1,186 @@
+"""Bounded decoding of response bodies: the size cap holds for bytes as they are inflated.
+
+httpx inflates a compressed chunk in one call, so a 1 MB gzip body can become
+1 GB in memory before any size check sees it. These decoders hand out at
+most ``CHUNK`` bytes of output at a time and stop as soon as the body passes
+the cap: memory stays within the cap plus one chunk per response.
+
+gzip and deflate are always available (zlib); ``br`` when the ``brotli``
+package (1.2 or newer, which can bound its output) is installed; ``zstd`` when
+``zstandard`` is. Only those are asked for in ``Accept-Encoding``; a body in
+any other encoding is refused.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["ACCEPT_ENCODING", "BodyTooLarge", "BoundedBody", "UnsupportedEncoding"]
+
+#: Output handed out per step of inflation.
+CHUNK = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    """The body passed the cap (raised as soon as it does)."""
+
+
+class UnsupportedEncoding(Exception):
+    """The body's ``Content-Encoding`` is not one the SDK can inflate within bounds."""
+
+
+class _Zlib:
+    def __init__(self, wbits: int) -> None:
+        self._wbits = wbits
+        self._inflate = zlib.decompressobj(wbits)
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data:
+            try:
+                out = self._inflate.decompress(data, CHUNK)
+            except zlib.error:
+                if self._started or self._wbits != zlib.MAX_WBITS:
+                    raise
+                # "deflate" is sent both zlib-wrapped and raw: retry as raw.
+                self._wbits = -zlib.MAX_WBITS
+                self._inflate = zlib.decompressobj(self._wbits)
+                continue
+            self._started = True
+            yield out
+            if self._inflate.eof:
+                return  # trailing bytes after the stream are ignored, as httpx does
+            data = self._inflate.unconsumed_tail
+
+    def flush(self) -> Iterator[bytes]:
+        while not self._inflate.eof:
+            out = self._inflate.decompress(b"", CHUNK)
+            if not out:
+                break
+            yield out
+
+
+class _Brotli:
+    def __init__(self, module: Any) -> None:
+        self._inflate = module.Decompressor()
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        yield self._inflate.process(data, output_buffer_limit=CHUNK)
+        while not self._inflate.can_accept_more_data():
+            yield self._inflate.process(b"", output_buffer_limit=CHUNK)
+
+    def flush(self) -> Iterator[bytes]:
+        return iter(())
+
+
+class _Zstd:
+    def __init__(self, module: Any) -> None:
+        self._out: list[bytes] = []
+        self._inflate = module.ZstdDecompressor().stream_writer(
+            self, write_size=CHUNK, write_return_read=True
+        )
+
+    def write(self, data: bytes) -> int:  # called by zstandard with each piece of output
+        self._out.append(bytes(data))
+        return len(data)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        # zstandard writes at most CHUNK bytes at a time into self; the cap is
+        # checked between those writes by the caller draining self._out.
+        for start in range(0, len(data), CHUNK // 16):
+            self._inflate.write(data[start : start + CHUNK // 16])
+            yield from self._drain()
+
+    def _drain(self) -> Iterator[bytes]:
+        while self._out:
+            yield self._out.pop(0)
+
+    def flush(self) -> Iterator[bytes]:
+        self._inflate.flush()
+        return self._drain()
+
+
+def _brotli_module() -> Any:
+    try:
+        import brotli  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    decompressor = getattr(brotli, "Decompressor", None)
+    if decompressor is None or not hasattr(decompressor, "can_accept_more_data"):
+        return None  # too old to bound its output
+    return brotli
+
+
+def _zstd_module() -> Any:
+    try:
+        import zstandard  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return zstandard
+
+
+_BROTLI = _brotli_module()
+_ZSTD = _zstd_module()
+
+_DECODERS: dict[str, Callable[[], Any]] = {
+    "gzip": lambda: _Zlib(zlib.MAX_WBITS | 16),
+    "x-gzip": lambda: _Zlib(zlib.MAX_WBITS | 16),
+    "deflate": lambda: _Zlib(zlib.MAX_WBITS),
+}
+if _BROTLI is not None:
+    _DECODERS["br"] = lambda: _Brotli(_BROTLI)
+if _ZSTD is not None:
+    _DECODERS["zstd"] = lambda: _Zstd(_ZSTD)
+
+#: The ``Accept-Encoding`` the SDK sends: only what it can inflate within bounds.
+ACCEPT_ENCODING = ", ".join(name for name in _DECODERS if name != "x-gzip")
+
+
+class BoundedBody:
+    """Collects a response body, inflating it per ``Content-Encoding``, up to *limit* bytes."""
+
+    __slots__ = ("_chunks", "_decoders", "_limit", "_size")
+
+    def __init__(self, content_encoding: str | None, limit: int) -> None:
+        names = [
+            name.strip().lower()
+            for name in (content_encoding or "").split(",")
+            if name.strip() and name.strip().lower() != "identity"
+        ]
+        unknown = [name for name in names if name not in _DECODERS]
+        if unknown:
+            raise UnsupportedEncoding(", ".join(unknown))
+        # Encodings apply in the order listed: undo them in reverse.
+        self._decoders = [_DECODERS[name]() for name in reversed(names)]
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def feed(self, data: bytes) -> None:
+        """Add raw bytes as read from the wire."""
+        self._take(self._through(0, iter((data,))))
+
+    def finish(self) -> bytes:
+        """Flush the decoders and return the whole body."""
+        for level, decoder in enumerate(self._decoders):
+            self._take(self._through(level + 1, decoder.flush()))
+        return b"".join(self._chunks)
+
+    def _through(self, level: int, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        if level == len(self._decoders):
+            yield from pieces
+            return
+        decoder = self._decoders[level]
+        for piece in pieces:
+            yield from self._through(level + 1, decoder.feed(piece))
+
+    def _take(self, pieces: Iterator[bytes]) -> None:
+        for piece in pieces:
+            if not piece:
+                continue
+            self._size += len(piece)
+            if self._size > self._limit:
+                raise BodyTooLarge
+            self._chunks.append(piece)

@@ -1,0 +1,123 @@
+"""The HTTP stack behind the transport: the httpx client the SDK makes for itself.
+
+Everything that knows httpx's and httpcore's insides lives here, so that a
+move to another stack (httpx2, aiohttp) is a change of this module.
+
+**The pool survives cancellation.** httpcore 1.0 (encode/httpcore#1093) leaks
+a connection when a request is cancelled after the pool assigned it a *new*
+connection but before the request used it -- while the connection is still
+connecting, or connected but not yet sending (HTTP/1.1 state ``NEW``): the
+connection stays in the pool, neither idle nor available nor expired, owned
+by no request. After
+``max_connections`` such leaks every request waits for a connection until it
+fails with ``PoolTimeout``, for the life of the client. ``harden_pool`` gives
+the pool a subclass that, when a request enters the pool and whenever one
+leaves it with an exception (a cancellation included), closes every
+never-used connection that no request owns and hands the waiting requests
+new ones. It changes nothing
+else, and does nothing on an httpcore whose insides it does not recognise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpcore
+import httpx
+
+try:
+    from httpcore._async.http11 import HTTPConnectionState
+except ImportError:  # pragma: no cover - another httpcore layout: the NEW state is not detected
+    _NEW: object = object()
+else:
+    _NEW = HTTPConnectionState.NEW
+
+__all__ = ["harden_pool", "is_hardened", "make_http_client"]
+
+
+class _CancellationSafePool(httpcore.AsyncConnectionPool):
+    """httpcore's pool, less the orphaned-connection leak of encode/httpcore#1093."""
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        with self._optional_thread_lock:
+            closing = self._drop_orphans()
+        if closing:
+            await self._close_connections(closing)
+        try:
+            return await super().handle_async_request(request)
+        except BaseException:
+            with self._optional_thread_lock:
+                closing = self._drop_orphans()
+            await self._close_connections(closing)
+            raise
+
+    def _drop_orphans(self) -> list[Any]:
+        owned = {id(pool_request.connection) for pool_request in self._requests}
+        orphans = [
+            connection
+            for connection in self._connections
+            if id(connection) not in owned and _never_used(connection)
+        ]
+        if not orphans:
+            return []
+        for connection in orphans:
+            self._connections.remove(connection)
+        # The slots they held go to the requests waiting for one.
+        closing: list[Any] = self._assign_requests_to_connections()
+        return [*orphans, *closing]
+
+
+def _never_used(connection: object) -> bool:
+    """True for a connection made for a request that was cancelled before using it.
+
+    Either it never connected (``CONNECTING``), or it connected and the request
+    was cancelled before it began (an HTTP/1.1 connection still ``NEW``). In
+    both states httpcore counts the connection as neither idle, available nor
+    expired, so nothing would ever take it out of the pool.
+    """
+    if not isinstance(connection, httpcore.AsyncHTTPConnection):
+        return False
+    inner = getattr(connection, "_connection", False)
+    if inner is None:
+        return getattr(connection, "_connect_failed", True) is False
+    return isinstance(inner, httpcore.AsyncHTTP11Connection) and getattr(inner, "_state", None) is _NEW
+
+
+def harden_pool(transport: object) -> bool:
+    """Make *transport*'s connection pool cancellation-safe; return whether it could.
+
+    Only httpx's own ``AsyncHTTPTransport`` over httpcore's plain
+    ``AsyncConnectionPool`` is changed (its class, no state); any other
+    transport (a mock, the in-process fake, a proxy pool) is left alone.
+    """
+    pool = getattr(transport, "_pool", None)
+    if type(pool) is httpcore.AsyncConnectionPool and _knows_pool_internals(pool):
+        pool.__class__ = _CancellationSafePool
+        return True
+    return is_hardened(transport)
+
+
+def is_hardened(transport: object) -> bool:
+    """Whether *transport*'s pool is the cancellation-safe one."""
+    return isinstance(getattr(transport, "_pool", None), _CancellationSafePool)
+
+
+def _knows_pool_internals(pool: object) -> bool:
+    return all(
+        hasattr(pool, name)
+        for name in (
+            "_requests",
+            "_connections",
+            "_optional_thread_lock",
+            "_assign_requests_to_connections",
+            "_close_connections",
+        )
+    )
+
+
+def make_http_client(*, timeout: httpx.Timeout, max_connections: int) -> httpx.AsyncClient:
+    """The ``httpx.AsyncClient`` an ``AsyncSmsClient`` makes when it is given none."""
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    transport = httpx.AsyncHTTPTransport(limits=limits)
+    harden_pool(transport)
+    return httpx.AsyncClient(timeout=timeout, transport=transport)
