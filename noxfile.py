@@ -46,6 +46,21 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def soak(session: nox.Session) -> None:
+    """The chaos test scaled to 100 000 cancellations (several minutes; not run by CI)."""
+    session.install("-e", ".[test]")
+    cancels = session.posargs[0] if session.posargs else "100000"
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_chaos.py",
+        env={"SMS_ASYNC_CHAOS_CANCELS": cancels},
+    )
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Side-by-side benchmarks (not run by `tests` or CI): writes benchmarks/RESULTS.md."""
     session.install("-e", ".[server,fast,redis]", "aiohttp", "matplotlib", "httptools")

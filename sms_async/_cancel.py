@@ -45,45 +45,45 @@ class Background:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def spawn(self, work: Coroutine[Any, Any, None], timeout: float) -> asyncio.Task[None]:
-        """Run *work* in the background for at most *timeout* seconds."""
-        task = asyncio.ensure_future(self._bounded(work, timeout))
+    def spawn(self, work: Coroutine[Any, Any, None], seconds: float) -> asyncio.Task[None]:
+        """Run *work* in the background for at most *seconds*."""
+        task = asyncio.ensure_future(self._bounded(work, seconds))
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
 
-    async def _bounded(self, work: Coroutine[Any, Any, None], timeout: float) -> None:
+    async def _bounded(self, work: Coroutine[Any, Any, None], seconds: float) -> None:
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(seconds):
                 await work
         except TimeoutError:
-            logger.debug("%s: background cleanup gave up after %g s", self.name, timeout)
+            logger.debug("%s: background cleanup gave up after %g s", self.name, seconds)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.debug("%s: background cleanup failed: %r", self.name, task.exception())
 
-    def adopt(self, task: asyncio.Task[Any]) -> None:
+    def adopt(self, task: asyncio.Future[Any]) -> None:
         """Keep a reference to an abandoned *task* until it ends; its outcome is dropped."""
         self._tasks.add(task)
         task.add_done_callback(self._forget)
 
-    def _forget(self, task: asyncio.Task[Any]) -> None:
+    def _forget(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: never "Task exception was never retrieved"
 
-    async def drain(self, timeout: float) -> None:
-        """Wait up to *timeout* seconds for the running cleanups, then cancel what is left."""
+    async def drain(self, seconds: float) -> None:
+        """Wait up to *seconds* for the running cleanups, then cancel what is left."""
         if not self._tasks:
             return
         pending = set(self._tasks)
-        _, late = await asyncio.wait(pending, timeout=timeout)
+        _, late = await asyncio.wait(pending, timeout=seconds)
         for task in late:
             task.cancel()

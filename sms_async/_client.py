@@ -22,7 +22,7 @@ from ._constants import (
     SIGNATURE_METHODS,
 )
 from ._errors import ConfigurationError
-from ._http import make_http_client
+from ._http import harden_client, make_http_client
 from ._limits import (
     ConcurrencyLimiter,
     LocalConcurrencyLimiter,
@@ -60,7 +60,10 @@ class AsyncSmsClient:
             ``ConcurrencyLimiter`` (e.g. one shared by many processes), whose
             ``limit`` then sizes the pool and the prefetch window.
         signature_method: ``"md5"`` (documented) or ``"sha256"`` for smsapi signatures.
-        http_client: Your own ``httpx.AsyncClient``; the SDK never closes it.
+        http_client: Your own ``httpx.AsyncClient``; the SDK never closes it. Its
+            connection pool is made cancellation-safe like the SDK's own (a
+            subclass that drops connections orphaned by a cancellation,
+            encode/httpcore#1093), when it is httpx's default transport.
         rate_limit: Most requests per second, over every request of this client;
             a number (needs the ``sms-async[ratelimit]`` extra), or a
             ``RateLimiter`` (an object with ``async acquire()``, e.g. one shared
@@ -122,6 +125,8 @@ class AsyncSmsClient:
             http_client = make_http_client(timeout=self.timeout, max_connections=max_concurrency)
         elif not isinstance(http_client, httpx.AsyncClient):
             raise ConfigurationError("http_client must be an httpx.AsyncClient")
+        else:
+            harden_client(http_client)  # its pool too survives cancellations (see _http.py)
         self._transport = Transport(
             sms_user=sms_user,
             sms_key=sms_key,

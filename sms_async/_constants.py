@@ -58,6 +58,12 @@ MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 #: cancellation, and that ``aclose()`` waits for such cleanup, before giving up on it.
 CLOSE_TIMEOUT: Final = 5.0
 
+# Shared limiters (sms_async.contrib.redis).
+#: Seconds any one Redis call of a limiter may take.
+DEFAULT_REDIS_TIMEOUT: Final = 2.0
+#: Seconds between two tries of Redis while in the local fallback.
+DEFAULT_RETRY_REDIS_AFTER: Final = 5.0
+
 #: The API's clock: timestamps without an offset are UTC+8.
 API_UTC_OFFSET_HOURS: Final = 8
 TASK_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"

@@ -104,7 +104,7 @@ class _Zstd:
 
 def _brotli_module() -> Any:
     try:
-        import brotli  # type: ignore[import-not-found,unused-ignore]
+        import brotli  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return None
     decompressor = getattr(brotli, "Decompressor", None)
@@ -115,7 +115,7 @@ def _brotli_module() -> Any:
 
 def _zstd_module() -> Any:
     try:
-        import zstandard  # type: ignore[import-not-found,unused-ignore]
+        import zstandard  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return None
     return zstandard

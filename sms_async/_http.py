@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - another httpcore layout: the NEW state
 else:
     _NEW = HTTPConnectionState.NEW
 
-__all__ = ["harden_pool", "is_hardened", "make_http_client"]
+__all__ = ["harden_client", "harden_pool", "is_hardened", "make_http_client"]
 
 
 class _CancellationSafePool(httpcore.AsyncConnectionPool):
@@ -80,7 +80,9 @@ def _never_used(connection: object) -> bool:
     inner = getattr(connection, "_connection", False)
     if inner is None:
         return getattr(connection, "_connect_failed", True) is False
-    return isinstance(inner, httpcore.AsyncHTTP11Connection) and getattr(inner, "_state", None) is _NEW
+    return (
+        isinstance(inner, httpcore.AsyncHTTP11Connection) and getattr(inner, "_state", None) is _NEW
+    )
 
 
 def harden_pool(transport: object) -> bool:
@@ -115,9 +117,19 @@ def _knows_pool_internals(pool: object) -> bool:
     )
 
 
+def harden_client(http_client: httpx.AsyncClient) -> bool:
+    """Harden the pools of *http_client*'s transports (its own and its mounts)."""
+    transports = [getattr(http_client, "_transport", None)]
+    transports += list(getattr(http_client, "_mounts", {}).values())
+    hardened = [harden_pool(transport) for transport in transports if transport is not None]
+    return any(hardened)
+
+
 def make_http_client(*, timeout: httpx.Timeout, max_connections: int) -> httpx.AsyncClient:
     """The ``httpx.AsyncClient`` an ``AsyncSmsClient`` makes when it is given none."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
     transport = httpx.AsyncHTTPTransport(limits=limits)
     harden_pool(transport)
     return httpx.AsyncClient(timeout=timeout, transport=transport)

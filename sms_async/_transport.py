@@ -9,6 +9,7 @@ bodies, and logging. Resource modules only describe endpoints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import random
@@ -34,6 +35,7 @@ from ._constants import (
     RETRY_INITIAL_WAIT,
     RETRY_MAX_WAIT,
 )
+from ._decoders import ACCEPT_ENCODING, BodyTooLarge, BoundedBody, UnsupportedEncoding
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -46,7 +48,6 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
-from ._decoders import ACCEPT_ENCODING, BodyTooLarge, BoundedBody, UnsupportedEncoding
 from ._json import dumps, loads
 from ._limits import ConcurrencyLimiter, RateLimiter
 from ._version import __version__
@@ -113,10 +114,8 @@ def attempt_deadline(timeout: httpx.Timeout) -> float | None:
 
 
 async def _close_quietly(response: httpx.Response) -> None:
-    try:
+    with contextlib.suppress(httpx.HTTPError):  # the connection is dropped either way
         await response.aclose()
-    except httpx.HTTPError:
-        pass  # the connection is dropped either way: nothing left to keep
 
 
 def backoff(attempt: int) -> float:
@@ -329,7 +328,9 @@ class Transport:
         giving the slot back is not part of it (a finished request is not failed
         by a slow release).
         """
-        when = None if self._deadline is None else asyncio.get_running_loop().time() + self._deadline
+        when = (
+            None if self._deadline is None else asyncio.get_running_loop().time() + self._deadline
+        )
         slot = self._concurrency.slot()
         sent = False
         deadline: asyncio.Timeout | None = None

@@ -356,7 +356,9 @@ def test_each_retry_is_one_warning_line(
 
 def test_without_the_cli_extra_the_command_says_what_to_install() -> None:
     code = "import sys; sys.modules['click'] = None; from sms_async.cli import main; main()"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 2
     assert "pip install 'sms-async[cli]'" in done.stderr
 

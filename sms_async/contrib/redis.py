@@ -4,10 +4,18 @@ Give every worker's client the same limiter objects (same Redis, same key) and
 the rate and the concurrency hold for all of them together::
 
     from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
     from sms_async import AsyncSmsClient
     from sms_async.contrib.redis import RedisConcurrencyLimiter, RedisRateLimiter
 
-    redis = Redis(host="127.0.0.1")
+    # Timeouts, and no retries of its own: a dead Redis is then seen in one try.
+    redis = Redis(
+        host="127.0.0.1",
+        socket_connect_timeout=1.0,
+        socket_timeout=1.0,
+        retry=Retry(NoBackoff(), 0),
+    )
     client = AsyncSmsClient(
         rate_limit=RedisRateLimiter(redis, "sms:rate", rate=50, burst=5),
         max_concurrency=RedisConcurrencyLimiter(redis, "sms:slots", limit=16),
@@ -19,6 +27,13 @@ the rate and the concurrency hold for all of them together::
 - ``RedisConcurrencyLimiter`` is a semaphore of leases in a sorted set: a slot
   expires *lease* seconds after it was last renewed, and is renewed while its
   request runs, so a worker that dies never holds a slot for longer than that.
+
+Every Redis call a limiter makes runs in a task of its own, bounded by
+``redis_timeout`` (2 s by default) whatever the Redis client's own settings, so
+a frozen Redis (or one behind a dead network) cannot hold a request, and a
+cancellation that redis-py swallows (redis/redis-py#2028, #2551) is still
+honoured: the caller waits on the call's task, never inside redis-py. A call
+past ``redis_timeout`` counts as "Redis cannot be reached".
 
 When Redis cannot be reached, ``on_redis_error="fail"`` (the default) raises
 ``LimiterUnavailableError`` before the request is sent; ``"local"`` falls back
@@ -34,7 +49,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 from redis.asyncio import Redis
@@ -42,7 +57,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .._constants import LOGGER_NAME
+from .._cancel import Background
+from .._constants import DEFAULT_REDIS_TIMEOUT, DEFAULT_RETRY_REDIS_AFTER, LOGGER_NAME
 from .._errors import ConfigurationError, LimiterUnavailableError
 from .._limits import LocalConcurrencyLimiter, LocalRateLimiter
 
@@ -58,8 +74,6 @@ OnRedisError = Literal["fail", "local"]
 #: Failures that mean Redis cannot be reached (what ``on_redis_error`` is about).
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
-#: Seconds between two tries of Redis while in the local fallback.
-DEFAULT_RETRY_REDIS_AFTER = 5.0
 #: Polling for a free slot: first wait and cap, seconds (with jitter).
 _POLL_FIRST, _POLL_MAX = 0.005, 0.05
 
@@ -110,30 +124,75 @@ return 1
 
 
 class _Fallback:
-    """The ``on_redis_error`` policy: raise, or use a local limiter for a while."""
+    """Every Redis call of one limiter: bounded, cancellation-proof; the ``on_redis_error`` policy.
 
-    def __init__(self, what: str, on_redis_error: str, retry_after: float) -> None:
+    Each call runs in a task of its own and the caller waits on that task for at
+    most ``timeout`` seconds: neither a frozen Redis nor a cancellation swallowed
+    inside redis-py can hold the caller. An abandoned call is cancelled and kept
+    referenced (in ``background``) until it ends.
+    """
+
+    def __init__(self, what: str, on_redis_error: str, retry_after: float, timeout: float) -> None:
         if on_redis_error not in ("fail", "local"):
             raise ConfigurationError("on_redis_error must be 'fail' or 'local'")
+        _check_seconds("retry_redis_after", retry_after)
+        _check_seconds("redis_timeout", timeout)
         self.what = what
         self.local_mode = on_redis_error == "local"
-        self.retry_after = retry_after
+        self.retry_after = float(retry_after)
+        self.timeout = float(timeout)
         self.until = 0.0  # monotonic time until which the local limiter is used
         self.warned = False
+        self.background = Background(what)
 
     @property
     def active(self) -> bool:
         return self.local_mode and time.monotonic() < self.until
 
-    async def call(self, work: Callable[[], Awaitable[T]]) -> T | None:
+    async def bounded(
+        self,
+        work: Awaitable[T],
+        on_abandon: Callable[[asyncio.Future[T]], None] | None = None,
+    ) -> T:
+        """Await *work* in a task of its own for at most ``timeout`` seconds.
+
+        Raises ``RedisTimeoutError`` past the timeout. If the caller is cancelled,
+        the cancellation propagates at once; the abandoned call is cancelled, and
+        *on_abandon* (if given) is called with its task, e.g. to undo what it may
+        still do.
+        """
+        call = asyncio.ensure_future(work)
+        try:
+            done, _ = await asyncio.wait((call,), timeout=self.timeout)
+        except BaseException:
+            self._abandon(call, on_abandon)
+            raise
+        if not done:
+            self._abandon(call, on_abandon)
+            raise RedisTimeoutError(f"no answer within redis_timeout={self.timeout:g} s")
+        return call.result()
+
+    def _abandon(
+        self, call: asyncio.Future[T], on_abandon: Callable[[asyncio.Future[T]], None] | None
+    ) -> None:
+        call.cancel()
+        self.background.adopt(call)
+        if on_abandon is not None:
+            on_abandon(call)
+
+    async def call(
+        self,
+        work: Callable[[], Awaitable[T]],
+        on_abandon: Callable[[asyncio.Future[T]], None] | None = None,
+    ) -> T | None:
         """Run a Redis call; on a Redis failure raise, or return ``None`` (go local).
 
-        Only an unreachable Redis (a connection error or a timeout) may go local;
-        any other Redis error (a key of the wrong type, a script error) is a
-        misconfiguration and always raises.
+        Only an unreachable Redis (a connection error, or no answer within
+        ``redis_timeout``) may go local; any other Redis error (a key of the
+        wrong type, a script error) is a misconfiguration and always raises.
         """
         try:
-            result = await work()
+            result = await self.bounded(work(), on_abandon)
         except _UNREACHABLE as exc:
             if not self.local_mode:
                 raise LimiterUnavailableError(
@@ -159,6 +218,11 @@ class _Fallback:
         return result
 
 
+def _check_seconds(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
 class RedisRateLimiter:
     """At most *rate* requests per second over every process sharing *key*.
 
@@ -172,6 +236,8 @@ class RedisRateLimiter:
             cannot be reached, ``"local"`` to fall back to an in-process limiter.
         retry_redis_after: Seconds to stay on the local fallback before trying
             Redis again.
+        redis_timeout: Seconds any one Redis call may take, whatever the Redis
+            client's own timeouts; a call past it counts as Redis not reachable.
     """
 
     def __init__(
@@ -183,6 +249,7 @@ class RedisRateLimiter:
         *,
         on_redis_error: OnRedisError = "fail",
         retry_redis_after: float = DEFAULT_RETRY_REDIS_AFTER,
+        redis_timeout: float = DEFAULT_REDIS_TIMEOUT,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1e6:
             raise ConfigurationError("rate must be a positive number of requests per second")
@@ -193,7 +260,9 @@ class RedisRateLimiter:
         self.burst = burst
         self._interval_us = 1_000_000 / self.rate
         self._script = redis.register_script(_GCRA)
-        self._fallback = _Fallback(f"rate limiter {key!r}", on_redis_error, retry_redis_after)
+        self._fallback = _Fallback(
+            f"rate limiter {key!r}", on_redis_error, retry_redis_after, redis_timeout
+        )
         self._local: LocalRateLimiter | None = None
 
     def __repr__(self) -> str:
@@ -236,6 +305,8 @@ class RedisConcurrencyLimiter:
             cannot be reached, ``"local"`` to fall back to an in-process limit.
         retry_redis_after: Seconds to stay on the local fallback before trying
             Redis again.
+        redis_timeout: Seconds any one Redis call may take, whatever the Redis
+            client's own timeouts; a call past it counts as Redis not reachable.
     """
 
     def __init__(
@@ -247,6 +318,7 @@ class RedisConcurrencyLimiter:
         *,
         on_redis_error: OnRedisError = "fail",
         retry_redis_after: float = DEFAULT_RETRY_REDIS_AFTER,
+        redis_timeout: float = DEFAULT_REDIS_TIMEOUT,
     ) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError("limit must be an integer >= 1")
@@ -259,10 +331,9 @@ class RedisConcurrencyLimiter:
         self._renew_script = redis.register_script(_RENEW)
         self._redis = redis
         self._fallback = _Fallback(
-            f"concurrency limiter {key!r}", on_redis_error, retry_redis_after
+            f"concurrency limiter {key!r}", on_redis_error, retry_redis_after, redis_timeout
         )
         self._local = LocalConcurrencyLimiter(limit)
-        self._pending: set[asyncio.Future[None]] = set()
         self._renewal_failing = False
 
     def __repr__(self) -> str:
@@ -277,33 +348,36 @@ class RedisConcurrencyLimiter:
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold one shared slot (a renewed lease) for the duration of a request."""
+        """Hold one shared slot (a renewed lease) for the duration of a request.
+
+        A request that ends normally gives its lease back before it returns
+        (bounded by ``redis_timeout``); one that is cancelled or fails gives it
+        back in the background, so the caller is never held by Redis.
+        """
         token = uuid.uuid4().hex
-        try:
-            taken = await self._take(token)
-        except BaseException:
-            # Cancelled (or failed) while taking: the script may have granted the
-            # lease already. Give it back in the background rather than leak it.
-            self._background(self._give_back(token))
-            raise
+        taken = await self._take(token)  # gives the lease back itself if cancelled
         if not taken:
             async with self._local.slot():  # Redis is down and we were told to go local
                 yield
             return
-        renewer = asyncio.create_task(self._keep(token), name=f"sms-lease-{token[:8]}")
+        renewer = asyncio.ensure_future(self._keep(token))
         try:
             yield
-        finally:
+        except BaseException:
             renewer.cancel()
-            # gather() returns the renewer's CancelledError as a value, so a
-            # cancellation of *this* task still propagates.
-            await asyncio.gather(renewer, return_exceptions=True)
-            await self._give_back(token)
+            self._fallback.background.adopt(renewer)
+            self._give_back_later(token)
+            raise
+        renewer.cancel()
+        self._fallback.background.adopt(renewer)
+        await self._give_back(token)
 
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+    async def drain(self) -> None:
+        """Wait (up to ``redis_timeout``) for leases being given back in the background.
+
+        Call it before closing the Redis client when a worker shuts down.
+        """
+        await self._fallback.background.drain(self._fallback.timeout)
 
     async def _take(self, token: str) -> bool:
         """Wait for a lease; False when Redis is down and the fallback applies."""
@@ -312,7 +386,10 @@ class RedisConcurrencyLimiter:
             got = await self._fallback.call(
                 lambda: self._acquire_script(
                     keys=[self.key], args=[self._limit, f"{self.lease:.6f}", token]
-                )
+                ),
+                # Abandoned (cancelled, or past redis_timeout): the script may still
+                # grant the lease, so give it back once the call has ended.
+                on_abandon=lambda call: self._give_back_later(token, after=call),
             )
             if got is None:
                 return False
@@ -327,8 +404,8 @@ class RedisConcurrencyLimiter:
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
-                renewed = await self._renew_script(
-                    keys=[self.key], args=[f"{self.lease:.6f}", token]
+                renewed = await self._fallback.bounded(
+                    self._renew_script(keys=[self.key], args=[f"{self.lease:.6f}", token])
                 )
             except (RedisError, OSError) as exc:
                 if not self._renewal_failing:  # once per outage, not once per request
@@ -345,8 +422,15 @@ class RedisConcurrencyLimiter:
                 )
                 return
 
-    async def _give_back(self, token: str) -> None:
+    def _give_back_later(self, token: str, after: asyncio.Future[Any] | None = None) -> None:
+        self._fallback.background.spawn(
+            self._give_back(token, after=after), 2 * self._fallback.timeout
+        )
+
+    async def _give_back(self, token: str, after: asyncio.Future[Any] | None = None) -> None:
+        if after is not None and not after.done():
+            await asyncio.wait((after,), timeout=self._fallback.timeout)
         try:
-            await self._redis.zrem(self.key, token)
+            await self._fallback.bounded(self._redis.zrem(self.key, token))
         except (RedisError, OSError) as exc:  # the lease expires on its own
             logger.debug("concurrency limiter %r: release failed (%s)", self.key, exc)

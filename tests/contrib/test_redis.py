@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,56 +17,11 @@ from sms_async import LimiterUnavailableError
 from sms_async.contrib.redis import RedisConcurrencyLimiter, RedisRateLimiter
 from sms_async.testing import FakeSmsServer, spawn_server
 
+from .conftest import RedisProcess, readline_within
 from .redis_worker import KEY, USER
 
 WORKER = Path(__file__).with_name("redis_worker.py")
 REDIS_SERVER = shutil.which("redis-server")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisProcess:
-    """A redis-server child on 127.0.0.1, no persistence."""
-
-    def __init__(self) -> None:
-        if REDIS_SERVER is None:
-            if os.environ.get("CI"):
-                pytest.fail("redis-server is required in CI: .ci/run installs it")
-            # a developer's machine without the binary; CI fails just above instead
-            pytest.skip("redis-server is not installed here (apt-get install redis-server)")
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisProcess]:
-    server = RedisProcess()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def run_workers(
@@ -84,7 +36,7 @@ def run_workers(
     try:
         for proc in procs:
             assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
+            assert readline_within(proc.stdout, 60).strip() == "ready"
         start_at = f"{time.time() + 0.2}\n"
         for proc in procs:
             assert proc.stdin is not None
@@ -140,7 +92,7 @@ async def test_a_killed_workers_slot_comes_back_after_the_lease(redis_server: Re
     redis = Redis(host="127.0.0.1", port=redis_server.port)
     try:
         assert holder.stdout is not None
-        assert (await holder.stdout.readline()).strip() == b"held"
+        assert (await asyncio.wait_for(holder.stdout.readline(), 60)).strip() == b"held"
         limiter = RedisConcurrencyLimiter(redis, "t:kill", 1, lease=1.0)
         with pytest.raises(TimeoutError):  # the worker holds the only slot, renewing it
             await take_slot(limiter, 1.5)
@@ -259,6 +211,7 @@ async def test_cancelling_a_request_gives_its_slot_back(redis_server: RedisProce
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task  # the cancellation propagates, it is not swallowed
+    await slots.drain()  # the lease goes back in the background: the caller is not held
     assert await redis.zcard("t:cancel") == 0
     await redis.aclose()
 

@@ -1,0 +1,71 @@
+"""A real redis-server on a loopback port for the limiter tests (no mock)."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import IO
+
+import pytest
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisProcess:
+    """A redis-server child on 127.0.0.1, no persistence."""
+
+    def __init__(self) -> None:
+        if REDIS_SERVER is None:
+            if os.environ.get("CI"):
+                pytest.fail("redis-server is required in CI: .ci/run installs it")
+            # a developer's machine without the binary; CI fails just above instead
+            pytest.skip("redis-server is not installed here (apt-get install redis-server)")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisProcess]:
+    server = RedisProcess()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def readline_within(stream: IO[str], seconds: float) -> str:
+    """Read one line of a child's output, failing the test if none comes within *seconds*."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        if not selector.select(seconds):
+            pytest.fail(f"no line from the child process within {seconds} s")
+    return stream.readline()
