@@ -1,49 +1,67 @@
 """The bulk engine behind ``members.add``: validate, batch, send concurrently, account.
 
-The input is read lazily by one producer that validates each member and fills
-a batch; a full batch waits for a free slot of a semaphore before it is handed
-to a task of an ``asyncio.TaskGroup``, so at most ``concurrency`` batches are
-in flight and the producer is never more than one batch ahead of them: memory
-stays near ``(concurrency + 1) x batch_size`` members, whatever the input size.
+One producer reads the input lazily. It waits for a free slot of a semaphore
+*before* it reads the next batch, then reads exactly as many items as the
+batch needs (rejected ones are replaced by reading more), and hands the batch
+to a task of an ``asyncio.TaskGroup`` without awaiting anything in between. So
+at most ``concurrency`` batches are in memory and in flight, and every item
+read from the input is accounted for the moment it is read: the input is
+never read ahead of what is sent.
 
 Every member ends in exactly one of three places: added (``count``), rejected
 (``invalid``: by the API, or before sending), or the ``members`` of a
 ``FailedBatch``. A batch whose request failed is never re-sent by this engine;
-the transport only retries what the server cannot have acted on.
+the transport only retries what the server cannot have acted on. A 2xx answer
+that does not account for exactly its batch fails the whole batch
+(``maybe_stored=True``): nothing of it is counted as added.
+
+The upload stops early -- no more input is read, the batches in flight
+finish, and ``BulkAddAbortedError`` carries the account -- when a batch fails
+with an error every later batch would meet (``is_fatal``), or when the input
+or ``on_progress`` raises.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import itertools
-import logging
+from collections import Counter
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterable,
+    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
+    Iterator,
     Mapping,
     Sized,
 )
 from typing import Any
 
-from ._constants import LOGGER_NAME, MAX_MEMBER_NAME
-from ._convert import AddResult, unstructure_member
-from ._errors import BulkAddError, SmsError, ValidationError
+from ._convert import unstructure_member
+from ._errors import (
+    BulkAddAbortedError,
+    BulkAddError,
+    MalformedResponseError,
+    SmsError,
+    ValidationError,
+)
 from ._models import AddMembersResult, AddProgress, BatchOutcome, FailedBatch, NewMember
-from ._validation import MEMBER_KEYS, PHONE_PATTERN, member_problem, to_new_member, vars_problem
+from ._validation import (
+    member_problem,
+    payload_problem,
+    snapshot_payload,
+    to_new_member,
+)
 
-__all__ = ["MemberInput", "ProgressCallback", "add_members"]
-
-logger = logging.getLogger(LOGGER_NAME)
+__all__ = ["MemberInput", "ProgressCallback", "SendBatch", "add_members"]
 
 MemberInput = NewMember | Mapping[str, Any]
 #: One member as sent: ``{"phone": ..., "name"?: ..., "vars"?: ...}``.
 Payload = dict[str, Any]
-SendBatch = Callable[[list[Payload]], Awaitable[AddResult]]
+#: Sends one batch; returns the API's answer as plain data: (added, invalid phones).
+SendBatch = Callable[[list[Payload]], Awaitable[tuple[object, object]]]
 ProgressCallback = Callable[[AddProgress], Any]
 
 
@@ -75,6 +93,24 @@ class _Account:
         return AddMembersResult(count=self.added, invalid=self.invalid, failed=failed)
 
 
+def check_answer(batch: list[Payload], count: object, invalid: object) -> str | None:
+    """Describe how an answer fails to account for exactly *batch*, or return ``None``."""
+    if type(count) is not int or count < 0:
+        return f"count {count!r:.40} is not an integer >= 0"
+    if type(invalid) is not list or any(type(phone) is not str for phone in invalid):
+        return "invalid is not a list of phones"
+    if count + len(invalid) != len(batch):
+        return (
+            f"the answer accounts for {count + len(invalid)} of the batch's {len(batch)} "
+            f"members ({count} added, {len(invalid)} invalid)"
+        )
+    if invalid:
+        strangers = Counter(invalid) - Counter(member["phone"] for member in batch)
+        if strangers:
+            return f"{sum(strangers.values())} invalid phone(s) were not in the batch"
+    return None
+
+
 async def add_members(
     members: Iterable[MemberInput] | AsyncIterable[MemberInput],
     send: SendBatch,
@@ -83,10 +119,12 @@ async def add_members(
     concurrency: int,
     raise_on_error: bool,
     on_progress: ProgressCallback | None = None,
+    is_fatal: Callable[[SmsError], bool] | None = None,
 ) -> AddMembersResult:
     """Send *members* through *send* in concurrent batches; account for every one."""
     account = _Account(len(members) if isinstance(members, Sized) else None)
     slots = asyncio.Semaphore(concurrency)
+    stop: list[tuple[Exception, str]] = []  # the first reason to stop early
 
     async def report(batch: BatchOutcome | None) -> None:
         if on_progress is not None:
@@ -98,93 +136,99 @@ async def add_members(
         try:
             outcome: BatchOutcome | None = None
             try:
-                added = await send(batch)
+                count, invalid = await send(batch)
+                problem = check_answer(batch, count, invalid)
+                if problem is not None:
+                    raise MalformedResponseError(f"unexpected response: {problem}", status_code=200)
             except SmsError as exc:
                 members = _to_members(batch)
                 account.failed.append((index, FailedBatch(members, exc)))
                 account.failed_members += len(batch)
                 if on_progress is not None:
                     outcome = BatchOutcome(members, error=exc)
+                if is_fatal is not None and is_fatal(exc) and not stop:
+                    stop.append((exc, f"stopped at a {type(exc).__name__} that every batch meets"))
             else:
+                assert isinstance(count, int)  # by check_answer
+                assert isinstance(invalid, list)
                 if on_progress is not None:
-                    outcome = BatchOutcome(_to_members(batch), added.count, added.invalid)
-                account.added += added.count
-                account.invalid.extend(added.invalid)
-                if added.count + len(added.invalid) != len(batch):
-                    logger.warning(
-                        "the API accounted for %d of a batch of %d members (%d added, %d invalid)",
-                        added.count + len(added.invalid),
-                        len(batch),
-                        added.count,
-                        len(added.invalid),
-                    )
+                    outcome = BatchOutcome(_to_members(batch), count, invalid)
+                account.added += count
+                account.invalid.extend(invalid)
             # Reported while the slot is held: a slow on_progress slows the upload
             # down instead of letting finished batches pile up in memory.
-            await report(outcome)
+            try:
+                await report(outcome)
+            except Exception as exc:
+                if not stop:
+                    stop.append((exc, f"on_progress raised {type(exc).__name__}"))
         finally:
             slots.release()
 
+    reader = _Reader(members)
     invalid = account.invalid
     try:
-        async with (
-            asyncio.TaskGroup() as group,
-            contextlib.aclosing(_chunks(members, batch_size)) as chunks,
-        ):
-            batch: list[Payload] = []
+        async with asyncio.TaskGroup() as group:
             batches = 0
-            rejected_since_report = False
-            async for chunk in chunks:
-                for raw in chunk:
+            while not reader.done:
+                await slots.acquire()
+                if stop:
+                    slots.release()
+                    break
+                batch: list[Payload] = []
+                rejected = 0
+
+                def accept(raw: object, batch: list[Payload] = batch) -> None:
+                    # Each item is checked and snapshotted the moment it is read: an
+                    # input that changes and yields one object again is sent right.
+                    nonlocal rejected
                     payload = _accept(raw, invalid)
                     if payload is None:
-                        rejected_since_report = True
-                        continue
-                    batch.append(payload)
-                    if len(batch) >= batch_size:
-                        await slots.acquire()
-                        group.create_task(run(batches, batch))
-                        batches += 1
-                        batch = []
-                        rejected_since_report = False
-            if batch:
-                await slots.acquire()
-                group.create_task(run(batches, batch))
-            elif rejected_since_report:
-                await report(None)
+                        rejected += 1
+                    else:
+                        batch.append(payload)
+
+                try:
+                    while len(batch) < batch_size and not reader.done:
+                        await reader.take(batch_size - len(batch), accept)
+                except Exception as exc:  # the input raised: send what was read, then stop
+                    reader.done = True
+                    if not stop:
+                        stop.append((exc, f"the input raised {type(exc).__name__}"))
+                if batch:
+                    group.create_task(run(batches, batch))
+                    batches += 1
+                    continue
+                slots.release()
+                if rejected:
+                    try:
+                        await report(None)  # rejections after the last batch
+                    except Exception as exc:
+                        if not stop:
+                            stop.append((exc, f"on_progress raised {type(exc).__name__}"))
     except BaseExceptionGroup as errors:
-        # A batch's SmsError is accounted for and never gets here; what does is an
-        # exception from the input, from on_progress, or a bug. A single one is
-        # raised as itself, not wrapped in a group.
+        # Every failure of a batch or of on_progress is accounted for and never gets
+        # here; what does is a bug. A single one is raised as itself, not in a group.
         if len(errors.exceptions) == 1:
             raise errors.exceptions[0] from None
         raise
     result = account.result()
+    if stop:
+        cause, reason = stop[0]
+        raise BulkAddAbortedError(result, reason) from cause
     if raise_on_error and result.failed:
         raise BulkAddError(result)
     return result
 
 
-_phone_match = PHONE_PATTERN.fullmatch
-
-
 def _accept(raw: object, invalid: list[str]) -> Payload | None:
-    """Return the JSON object to send for *raw*, or record it as invalid and return ``None``.
+    """Return a snapshot of *raw* to send, or record it as invalid and return ``None``.
 
-    A plain dict that already is a valid payload is sent as it is (the hot path of
-    a large upload); anything else goes through ``NewMember`` and the full checks.
+    The snapshot is a new dict (vars copied too): what is sent is what the input
+    held when it was read, whatever the caller does to its objects afterwards.
     """
-    if type(raw) is dict:
-        phone, name, variables = raw.get("phone"), raw.get("name"), raw.get("vars")
-        if (
-            type(phone) is str
-            and _phone_match(phone)
-            and (name is None or (type(name) is str and len(name) <= MAX_MEMBER_NAME))
-            and (variables is None or (type(variables) is dict and vars_problem(variables) is None))
-            and raw.keys() <= MEMBER_KEYS
-        ):
-            if (name is None and "name" in raw) or (variables is None and "vars" in raw):
-                return {key: value for key, value in raw.items() if value is not None}
-            return raw
+    if type(raw) is dict and payload_problem(raw) is None:
+        return snapshot_payload(raw)
     try:
         member = to_new_member(raw)
     except ValidationError:
@@ -193,7 +237,7 @@ def _accept(raw: object, invalid: list[str]) -> Payload | None:
     if member_problem(member) is not None:
         invalid.append(_phone_of(member.phone))
         return None
-    return unstructure_member(member)
+    return snapshot_payload(unstructure_member(member))
 
 
 def _to_members(batch: list[Payload]) -> list[NewMember]:
@@ -206,20 +250,39 @@ def _phone_of(value: object) -> str:
     return "" if value is None else str(value)
 
 
-async def _chunks(
-    items: Iterable[MemberInput] | AsyncIterable[MemberInput], size: int
-) -> AsyncGenerator[list[MemberInput]]:
-    """Read the input *size* items at a time: the per-item loop then stays synchronous."""
-    if isinstance(items, AsyncIterable):
-        chunk: list[MemberInput] = []
-        async for item in items:
-            chunk.append(item)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
-    else:
-        iterator = iter(items)
-        while chunk := list(itertools.islice(iterator, size)):
-            yield chunk
+class _Reader:
+    """Reads the input a few items at a time, never more than asked for."""
+
+    __slots__ = ("_async", "_sync", "done")
+
+    def __init__(self, items: Iterable[MemberInput] | AsyncIterable[MemberInput]) -> None:
+        self.done = False
+        self._async: AsyncIterator[MemberInput] | None = None
+        self._sync: Iterator[MemberInput] | None = None
+        if isinstance(items, AsyncIterable):
+            self._async = aiter(items)
+        else:
+            self._sync = iter(items)
+
+    async def take(self, count: int, accept: Callable[[object], None]) -> None:
+        """Pass up to *count* items to *accept*, each as it is read.
+
+        Fewer at the end of the input (and ``done`` is set). If the input raises,
+        the items read before it have been passed already.
+        """
+        taken = 0
+        if self._sync is not None:
+            for item in itertools.islice(self._sync, count):
+                accept(item)
+                taken += 1
+        else:
+            assert self._async is not None
+            for _ in range(count):
+                try:
+                    item = await anext(self._async)
+                except StopAsyncIteration:
+                    break
+                accept(item)
+                taken += 1
+        if taken < count:
+            self.done = True

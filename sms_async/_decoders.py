@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["ACCEPT_ENCODING", "BodyTooLarge", "BoundedBody", "UnsupportedEncoding"]
+__all__ = ["ACCEPT_ENCODING", "BadEncoding", "BodyTooLarge", "BoundedBody", "UnsupportedEncoding"]
 
 #: Output handed out per step of inflation.
 CHUNK = 64 * 1024
@@ -25,6 +25,10 @@ CHUNK = 64 * 1024
 
 class BodyTooLarge(Exception):
     """The body passed the cap (raised as soon as it does)."""
+
+
+class BadEncoding(Exception):
+    """The body's bytes cannot be inflated in the encoding it declares."""
 
 
 class UnsupportedEncoding(Exception):
@@ -75,27 +79,40 @@ class _Brotli:
         return iter(())
 
 
-class _Zstd:
-    def __init__(self, module: Any) -> None:
-        self._out: list[bytes] = []
-        self._inflate = module.ZstdDecompressor().stream_writer(
-            self, write_size=CHUNK, write_return_read=True
-        )
+class _Sink:
+    """Where zstandard writes its output; refuses more than the body has room for."""
 
-    def write(self, data: bytes) -> int:  # called by zstandard with each piece of output
-        self._out.append(bytes(data))
+    __slots__ = ("out", "pending", "room")
+
+    def __init__(self, room: Callable[[], int]) -> None:
+        self.out: list[bytes] = []
+        self.pending = 0
+        self.room = room
+
+    def write(self, data: bytes) -> int:
+        # zstandard hands out at most CHUNK bytes per call: the cap is checked
+        # between them, so a tiny frame that inflates to gigabytes stops early.
+        self.pending += len(data)
+        if self.pending > self.room():
+            raise BodyTooLarge
+        self.out.append(bytes(data))
         return len(data)
 
+
+class _Zstd:
+    def __init__(self, module: Any, room: Callable[[], int]) -> None:
+        self._sink = _Sink(room)
+        self._inflate = module.ZstdDecompressor().stream_writer(
+            self._sink, write_size=CHUNK, write_return_read=True
+        )
+
     def feed(self, data: bytes) -> Iterator[bytes]:
-        # zstandard writes at most CHUNK bytes at a time into self; the cap is
-        # checked between those writes by the caller draining self._out.
-        for start in range(0, len(data), CHUNK // 16):
-            self._inflate.write(data[start : start + CHUNK // 16])
-            yield from self._drain()
+        self._inflate.write(data)
+        return self._drain()
 
     def _drain(self) -> Iterator[bytes]:
-        while self._out:
-            yield self._out.pop(0)
+        out, self._sink.out, self._sink.pending = self._sink.out, [], 0
+        return iter(out)
 
     def flush(self) -> Iterator[bytes]:
         self._inflate.flush()
@@ -124,15 +141,16 @@ def _zstd_module() -> Any:
 _BROTLI = _brotli_module()
 _ZSTD = _zstd_module()
 
-_DECODERS: dict[str, Callable[[], Any]] = {
-    "gzip": lambda: _Zlib(zlib.MAX_WBITS | 16),
-    "x-gzip": lambda: _Zlib(zlib.MAX_WBITS | 16),
-    "deflate": lambda: _Zlib(zlib.MAX_WBITS),
+#: Decoder factories by encoding; each takes a function giving the room left in the body.
+_DECODERS: dict[str, Callable[[Callable[[], int]], Any]] = {
+    "gzip": lambda room: _Zlib(zlib.MAX_WBITS | 16),
+    "x-gzip": lambda room: _Zlib(zlib.MAX_WBITS | 16),
+    "deflate": lambda room: _Zlib(zlib.MAX_WBITS),
 }
 if _BROTLI is not None:
-    _DECODERS["br"] = lambda: _Brotli(_BROTLI)
+    _DECODERS["br"] = lambda room: _Brotli(_BROTLI)
 if _ZSTD is not None:
-    _DECODERS["zstd"] = lambda: _Zstd(_ZSTD)
+    _DECODERS["zstd"] = lambda room: _Zstd(_ZSTD, room)
 
 #: The ``Accept-Encoding`` the SDK sends: only what it can inflate within bounds.
 ACCEPT_ENCODING = ", ".join(name for name in _DECODERS if name != "x-gzip")
@@ -152,20 +170,38 @@ class BoundedBody:
         unknown = [name for name in names if name not in _DECODERS]
         if unknown:
             raise UnsupportedEncoding(", ".join(unknown))
-        # Encodings apply in the order listed: undo them in reverse.
-        self._decoders = [_DECODERS[name]() for name in reversed(names)]
         self._limit = limit
         self._chunks: list[bytes] = []
         self._size = 0
+        # Encodings apply in the order listed: undo them in reverse.
+        self._decoders = [_DECODERS[name](self._room) for name in reversed(names)]
+
+    def _room(self) -> int:
+        return self._limit - self._size
 
     def feed(self, data: bytes) -> None:
-        """Add raw bytes as read from the wire."""
-        self._take(self._through(0, iter((data,))))
+        """Add raw bytes as read from the wire.
+
+        Raises:
+            BodyTooLarge: The body passed the cap.
+            BadEncoding: The bytes cannot be inflated.
+        """
+        try:
+            self._take(self._through(0, iter((data,))))
+        except BodyTooLarge:
+            raise
+        except Exception as exc:  # zlib.error, brotli.error, zstandard.ZstdError, ...
+            raise BadEncoding(type(exc).__name__) from None
 
     def finish(self) -> bytes:
-        """Flush the decoders and return the whole body."""
-        for level, decoder in enumerate(self._decoders):
-            self._take(self._through(level + 1, decoder.flush()))
+        """Flush the decoders and return the whole body (raises like ``feed``)."""
+        try:
+            for level, decoder in enumerate(self._decoders):
+                self._take(self._through(level + 1, decoder.flush()))
+        except BodyTooLarge:
+            raise
+        except Exception as exc:
+            raise BadEncoding(type(exc).__name__) from None
         return b"".join(self._chunks)
 
     def _through(self, level: int, pieces: Iterator[bytes]) -> Iterator[bytes]:

@@ -16,6 +16,7 @@ Every failure a caller can cause or meet is one of these::
     │   ├── ServerError               HTTP >= 500 / smsapi 501
     │   └── MalformedResponseError    a success status with a body that is not the documented JSON
     ├── BulkAddError                  .result: the AddMembersResult
+    │   └── BulkAddAbortedError       stopped early: fatal error, or input or on_progress raised
     └── LimiterUnavailableError       a shared limiter's store (Redis) cannot be reached
 
 No message, ``repr`` or ``str`` of these carries the ``sms_key``, the
@@ -35,6 +36,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BulkAddAbortedError",
     "BulkAddError",
     "ConfigurationError",
     "LimiterUnavailableError",
@@ -184,15 +186,60 @@ class BulkAddError(SmsError):
 
     def __init__(self, result: AddMembersResult) -> None:
         self.result = result
-        failed = sum(len(batch.members) for batch in result.failed)
-        super().__init__(
-            f"{len(result.failed)} batch(es) with {failed} member(s) failed; "
-            f"{result.count} added, {len(result.invalid)} invalid "
-            "(see .result.failed for the members and errors)"
-        )
+        super().__init__(_account(result))
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.result,))
+
+
+class BulkAddAbortedError(BulkAddError):
+    """``members.add`` stopped early; ``.result`` accounts for every member read.
+
+    Raised when a batch failed with an error every later batch would meet too
+    (``AuthenticationError``, ``PermissionDeniedError``, ``NotFoundError`` for the
+    list, a closed client), or when the input iterator or ``on_progress``
+    raised. The input was not read any further: the caller may continue from
+    its iterator. The batches in flight were let finish first. ``__cause__`` is
+    the error that stopped the upload.
+
+    Attributes:
+        result: The exact account of the members read: added, rejected, failed.
+    """
+
+    def __init__(self, result: AddMembersResult, reason: str = "the upload stopped early") -> None:
+        self.result = result
+        self.reason = reason
+        SmsError.__init__(self, f"{reason}; {_account(result)}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.result, self.reason))
+
+
+def _account(result: AddMembersResult) -> str:
+    failed = sum(len(batch.members) for batch in result.failed)
+    return (
+        f"{len(result.failed)} batch(es) with {failed} member(s) failed; "
+        f"{result.count} added, {len(result.invalid)} invalid "
+        "(see .result.failed for the members and errors)"
+    )
+
+
+def may_have_been_acted_on(error: BaseException) -> bool:
+    """Whether the request that failed with *error* may have been acted on by the server.
+
+    ``False`` only when it certainly was not: it was never sent (a refused
+    connection, no slot or connection in time, a closed client, a shared
+    limiter that could not be reached, a check before sending), or the server
+    answered that it did not act (429, 503, any other 4xx).
+    """
+    if isinstance(error, APIConnectionError):
+        return error.request_sent
+    if isinstance(error, APIError):
+        status = error.status_code
+        # Not acted on: 429, 503 and any other 4xx. Maybe: another 5xx, or a 2xx/3xx
+        # answer that is malformed or does not account for the request.
+        return not (status in (429, 503) or 400 <= status < 500)
+    return not isinstance(error, LimiterUnavailableError | ValidationError | ConfigurationError)
 
 
 class LimiterUnavailableError(SmsError):

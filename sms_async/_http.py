@@ -25,14 +25,14 @@ from typing import Any
 import httpcore
 import httpx
 
-try:
-    from httpcore._async.http11 import HTTPConnectionState
-except ImportError:  # pragma: no cover - another httpcore layout: the NEW state is not detected
-    _NEW: object = object()
-else:
-    _NEW = HTTPConnectionState.NEW
-
-__all__ = ["harden_client", "harden_pool", "is_hardened", "make_http_client"]
+__all__ = [
+    "SendProgress",
+    "harden_client",
+    "harden_pool",
+    "is_hardened",
+    "make_http_client",
+    "traces_sends",
+]
 
 
 class _CancellationSafePool(httpcore.AsyncConnectionPool):
@@ -56,7 +56,7 @@ class _CancellationSafePool(httpcore.AsyncConnectionPool):
         orphans = [
             connection
             for connection in self._connections
-            if id(connection) not in owned and _never_used(connection)
+            if id(connection) not in owned and _stranded(connection)
         ]
         if not orphans:
             return []
@@ -67,22 +67,24 @@ class _CancellationSafePool(httpcore.AsyncConnectionPool):
         return [*orphans, *closing]
 
 
-def _never_used(connection: object) -> bool:
-    """True for a connection made for a request that was cancelled before using it.
+def _stranded(connection: object) -> bool:
+    """True for a connection no request can ever use or free again, once no request owns it.
 
-    Either it never connected (``CONNECTING``), or it connected and the request
-    was cancelled before it began (an HTTP/1.1 connection still ``NEW``). In
-    both states httpcore counts the connection as neither idle, available nor
-    expired, so nothing would ever take it out of the pool.
+    Either it never connected (``CONNECTING``), or it is an HTTP/1.1 connection
+    that is neither idle nor closed: ``NEW`` (connected, and the request was
+    cancelled before it began) or ``ACTIVE`` (its request's cleanup was cut
+    short by a second cancellation). httpcore counts such a connection as
+    neither idle, available nor expired, so nothing would ever take it out of
+    the pool. Only called for connections that no request owns.
     """
     if not isinstance(connection, httpcore.AsyncHTTPConnection):
         return False
     inner = getattr(connection, "_connection", False)
     if inner is None:
         return getattr(connection, "_connect_failed", True) is False
-    return (
-        isinstance(inner, httpcore.AsyncHTTP11Connection) and getattr(inner, "_state", None) is _NEW
-    )
+    if isinstance(inner, httpcore.AsyncHTTP11Connection):
+        return not (inner.is_idle() or inner.is_closed())
+    return False
 
 
 def harden_pool(transport: object) -> bool:
@@ -123,6 +125,35 @@ def harden_client(http_client: httpx.AsyncClient) -> bool:
     transports += list(getattr(http_client, "_mounts", {}).values())
     hardened = [harden_pool(transport) for transport in transports if transport is not None]
     return any(hardened)
+
+
+class SendProgress:
+    """Learns from httpcore's trace events whether a request has begun to be sent.
+
+    A request that timed out while it waited for a pooled connection, or while
+    it connected, was never sent; one whose headers had started may have been.
+    """
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        """Httpcore's ``trace`` extension."""
+        if event.endswith("send_request_headers.started"):
+            self.sent = True
+
+
+def traces_sends(http_client: httpx.AsyncClient) -> bool:
+    """Whether every transport of *http_client* is httpcore's (which emits trace events)."""
+    transports = [getattr(http_client, "_transport", None)]
+    transports += list(getattr(http_client, "_mounts", {}).values())
+    return all(
+        isinstance(transport, httpx.AsyncHTTPTransport)
+        for transport in transports
+        if transport is not None
+    )
 
 
 def make_http_client(*, timeout: httpx.Timeout, max_connections: int) -> httpx.AsyncClient:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FAST", "dumps", "loads"]
+__all__ = ["FAST", "dumps", "encodable", "loads"]
 
 try:
     _orjson: Any = importlib.import_module("orjson")
@@ -35,3 +35,14 @@ def dumps(value: Any) -> bytes:
         except TypeError:
             pass  # a value orjson does not take: the stdlib may
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def encodable(text: str) -> bool:
+    """Whether *text* can be sent as UTF-8 (it holds no lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

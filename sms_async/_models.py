@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._errors import SmsError
+from ._errors import SmsError, may_have_been_acted_on
 
 __all__ = [
     "AddMembersResult",
@@ -150,10 +150,20 @@ class FailedBatch:
     Attributes:
         members: The batch's members, exactly as they were to be sent.
         error: Why it failed.
+        maybe_stored: ``True`` when the request may have been acted on (it was
+            sent and then the connection was lost, a read timed out, the server
+            answered a 5xx other than 503, or a 2xx answer was malformed or did
+            not account for the batch): check the list before sending these
+            members again. ``False`` when it certainly was not (a refused
+            connection, 429, 503, any other 4xx, never sent): send them again.
+            Derived from *error* unless given.
     """
 
     members: list[NewMember]
     error: SmsError
+    maybe_stored: bool = attrs.field(
+        default=attrs.Factory(lambda self: may_have_been_acted_on(self.error), takes_self=True)
+    )
 
 
 @attrs.frozen

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import logging
 import random
+import re
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC
@@ -35,7 +36,13 @@ from ._constants import (
     RETRY_INITIAL_WAIT,
     RETRY_MAX_WAIT,
 )
-from ._decoders import ACCEPT_ENCODING, BodyTooLarge, BoundedBody, UnsupportedEncoding
+from ._decoders import (
+    ACCEPT_ENCODING,
+    BadEncoding,
+    BodyTooLarge,
+    BoundedBody,
+    UnsupportedEncoding,
+)
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -47,9 +54,12 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    ValidationError,
 )
-from ._json import dumps, loads
+from ._http import SendProgress, traces_sends
+from ._json import dumps, encodable, loads
 from ._limits import ConcurrencyLimiter, RateLimiter
+from ._redact import Redactor
 from ._version import __version__
 
 __all__ = ["Transport"]
@@ -118,6 +128,22 @@ async def _close_quietly(response: httpx.Response) -> None:
         await response.aclose()
 
 
+def _sendable(value: object) -> bool:
+    return isinstance(value, str) and encodable(value)
+
+
+def _encode_json(body: Any) -> bytes:
+    """Encode a request body, or raise ``ValidationError`` (with no chained exception)."""
+    try:
+        return dumps(body)
+    except (TypeError, ValueError, RecursionError) as exc:
+        problem = type(exc).__name__
+    raise ValidationError(
+        f"the request body cannot be encoded as JSON ({problem}): "
+        "text with a lone surrogate, values nested too deeply, or values JSON does not have"
+    )
+
+
 def backoff(attempt: int) -> float:
     """Return the wait before retry number *attempt* (1-based): exponential, full jitter."""
     ceiling = min(RETRY_MAX_WAIT, RETRY_INITIAL_WAIT * 2 ** (attempt - 1))
@@ -158,6 +184,9 @@ class Transport:
             request_timeout if request_timeout is not None else http_client.timeout
         )
         self._background = Background("sms_async transport")
+        # With httpcore underneath, trace events tell whether a timed-out request
+        # had begun to be sent; with any other transport, assume it had.
+        self._traced = traces_sends(http_client)
         authorization = basic_auth_header(sms_user, sms_key)
         self._secrets = (sms_key, authorization.removeprefix("Basic "))
         self._v1_headers = {
@@ -193,7 +222,7 @@ class Transport:
         headers = self._v1_headers
         content = None
         if json_body is not None:
-            content = dumps(json_body)
+            content = _encode_json(json_body)
             headers = {**headers, **_JSON_HEADERS}
         request = self._http.build_request(
             method,
@@ -222,6 +251,13 @@ class Transport:
         ``result`` and ``statusCode`` of the envelope are checked here.
         """
         signed = {"smsUser": self._sms_user, **params}
+        # Checked before signing: a value that cannot be encoded would otherwise fail
+        # inside the signing, in an exception holding the signing string (and the key).
+        unsendable = next((name for name, value in signed.items() if not _sendable(value)), None)
+        if unsendable is not None:
+            raise ValidationError(
+                f"{unsendable} must be text that can be encoded as UTF-8 (no lone surrogate)"
+            )
         signed["signature"] = sign_params(signed, self._sms_key, self._signature_method)
         request = self._http.build_request(
             "POST",
@@ -243,6 +279,11 @@ class Transport:
             return self._parse(parse, data, status, body)
         finally:
             _current_signature.reset(token)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the underlying httpx client is closed (nothing more can be sent)."""
+        return self._http.is_closed
 
     def _check_open(self, method: str, path: str) -> None:
         if self._http.is_closed:
@@ -333,6 +374,10 @@ class Transport:
         )
         slot = self._concurrency.slot()
         sent = False
+        progress: SendProgress | None = None
+        if self._traced:
+            progress = SendProgress()
+            request.extensions["trace"] = progress.trace
         deadline: asyncio.Timeout | None = None
         try:
             async with asyncio.timeout_at(when):
@@ -363,6 +408,8 @@ class Transport:
         except BaseException as exc:
             await slot.__aexit__(type(exc), exc, exc.__traceback__)
             if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
+                if progress is not None:
+                    sent = progress.sent
                 raise self._deadline_error(request.method, path, sent=sent) from None
             raise
         await slot.__aexit__(None, None, None)
@@ -394,9 +441,9 @@ class Transport:
             raise self._malformed(
                 response.status_code, b"", f"unsupported Content-Encoding {str(exc)[:40]!r}"
             ) from None
-        except (zlib.error, ValueError, OSError) as exc:
+        except BadEncoding as exc:
             raise self._malformed(
-                response.status_code, b"", f"the body could not be inflated ({type(exc).__name__})"
+                response.status_code, b"", f"the body could not be inflated ({exc})"
             ) from None
 
     async def _close(self, response: httpx.Response) -> None:
@@ -451,26 +498,42 @@ class Transport:
             f"response body larger than {MAX_RESPONSE_BYTES} bytes", status_code=status
         )
 
-    def _excerpt(self, body: bytes, limit: int = BODY_EXCERPT_CHARS) -> str:
-        """The first *limit* characters of *body*, masked before the cut.
+    @functools.cached_property
+    def _redactor(self) -> Redactor:
+        # Built on the first error, not with the client: compiling every spelling
+        # of the secrets costs about 2 ms.
+        return Redactor(self._secrets)
 
-        Masking first means no part of a secret that straddles the cut can show.
-        """
-        window = 4 * (limit + max(len(secret) for secret in self._secrets) + 128)
-        text = body[:window].decode("utf-8", errors="replace")
-        return self._redact(text)[:limit]
+    def _excerpt(self, body: bytes, limit: int = BODY_EXCERPT_CHARS) -> str:
+        """The first *limit* characters of *body*, masked before the cut."""
+        window = 4 * self._window(limit)  # bytes: up to 4 per character
+        text = body[:window].decode("utf-8", "replace")
+        return self._masked_cut(text, limit, truncated=len(body) > window)
 
     def _message(self, text: str) -> str:
         """A server's message, masked and capped at ``MAX_MESSAGE_CHARS``."""
-        return self._redact(text[: 4 * MAX_MESSAGE_CHARS])[:MAX_MESSAGE_CHARS]
+        window = self._window(MAX_MESSAGE_CHARS)
+        return self._masked_cut(text[:window], MAX_MESSAGE_CHARS, truncated=len(text) > window)
+
+    def _window(self, limit: int) -> int:
+        """Characters to mask so that a cut at *limit* can show no part of a secret."""
+        return 2 * (limit + self._redactor.max_length + 128)
+
+    def _masked_cut(self, text: str, limit: int, *, truncated: bool) -> str:
+        """*text* masked, then cut at *limit*.
+
+        Masking first means no part of a secret that straddles the cut can show.
+        When *text* is a window of a longer text, its last characters may hold the
+        start of a secret the window cut off: those are dropped before the cut.
+        """
+        masked = self._redact(text)
+        if truncated:
+            masked = masked[: max(0, len(masked) - self._redactor.max_length)]
+        return masked[:limit]
 
     def _redact(self, text: str) -> str:
-        """Mask the key, the Basic token and the current signature wherever they appear."""
-        signature = _current_signature.get()
-        for secret in (*self._secrets, signature) if signature else self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+        """Mask every spelling of the key, the Basic token and the current signature."""
+        return self._redactor.with_secret(_current_signature.get())(text)
 
     def _status_error(self, response: httpx.Response, body: bytes) -> APIError:
         status = response.status_code
@@ -488,7 +551,7 @@ class Transport:
                 message = self._message(data["message"])
         elif body:
             message += " with a non-JSON body"
-        return _error_class(status, code, smsapi=False)(
+        return _error_class(status, code, smsapi=False, message=message)(
             message,
             status_code=status,
             code=code,
@@ -501,7 +564,7 @@ class Transport:
         code = code if isinstance(code, int) and not isinstance(code, bool) else None
         message = data.get("message")
         text = self._message(message) if isinstance(message, str) else "error reported in body"
-        cls = _error_class(status, code, smsapi=False)
+        cls = _error_class(status, code, smsapi=False, message=text)
         return cls(text, status_code=status, code=code, body=self._excerpt(body))
 
     def _smsapi_error(self, status: int, data: dict[str, Any], body: bytes) -> APIError:
@@ -511,7 +574,7 @@ class Transport:
         text = (
             self._message(message) if isinstance(message, str) else "smsapi returned result false"
         )
-        cls = _error_class(status, code, smsapi=True)
+        cls = _error_class(status, code, smsapi=True, message=text)
         return cls(text, status_code=status, code=code, body=self._excerpt(body))
 
     def _malformed(self, status: int, body: bytes, why: str) -> MalformedResponseError:
@@ -543,8 +606,15 @@ def describe_structure_error(exc: Exception) -> str:
     return f"body does not match the documented shape ({type(exc).__name__})"
 
 
-def _error_class(status: int, code: int | None, *, smsapi: bool) -> type[APIError]:
-    """Pick the exception class for an HTTP status and an API code."""
+#: A failure whose message says the object does not exist: the API's codes for a
+#: missing member or task are not documented, so the meaning maps them too.
+_MISSING = re.compile(r"does ?n[o']t exist|not exist|not found|no such|不存在", re.IGNORECASE)
+
+
+def _error_class(
+    status: int, code: int | None, *, smsapi: bool, message: str = ""
+) -> type[APIError]:
+    """Pick the exception class for an HTTP status, an API code and the server's message."""
     if smsapi and code is not None:
         if code in _SMSAPI_AUTH:
             return AuthenticationError
@@ -554,8 +624,6 @@ def _error_class(status: int, code: int | None, *, smsapi: bool) -> type[APIErro
             return RateLimitError
         if code in _SMSAPI_SERVER:
             return ServerError
-        if status < 400:
-            return BadRequestError
     if status == 401 or code == _CODE_UNAUTHORIZED:
         return AuthenticationError
     if status == 403:
@@ -566,6 +634,8 @@ def _error_class(status: int, code: int | None, *, smsapi: bool) -> type[APIErro
         return RateLimitError
     if status >= 500:
         return ServerError
-    if 400 <= status < 500:
+    if (status == 400 or (smsapi and status < 400)) and _MISSING.search(message):
+        return NotFoundError
+    if 400 <= status < 500 or (smsapi and status < 400):
         return BadRequestError
     return APIError

@@ -7,9 +7,11 @@ member is reported in ``invalid`` and the upload goes on.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from ._constants import (
     MAX_BATCH_SIZE,
@@ -21,6 +23,7 @@ from ._constants import (
     MAX_VARS_BYTES,
 )
 from ._errors import ValidationError
+from ._json import encodable
 from ._models import NewMember
 
 _LIST_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CONTACT_LIST_NAME}}}")
@@ -43,6 +46,7 @@ def check_description(value: object) -> str:
         raise ValidationError(
             f"description must be a string of at most {MAX_DESCRIPTION} characters"
         )
+    check_text("description", value)
     return value
 
 
@@ -93,11 +97,25 @@ def phone_problem(phone: object) -> str | None:
     return None
 
 
+def text_problem(field: str, value: object) -> str | None:
+    """Describe why the string *value* of *field* cannot be sent, or return ``None``."""
+    if isinstance(value, str) and not encodable(value):
+        return f"{field} holds text that cannot be encoded as UTF-8 (a lone surrogate)"
+    return None
+
+
+def check_text(field: str, value: object) -> None:
+    """Raise ``ValidationError`` naming *field* if its text cannot be encoded."""
+    problem = text_problem(field, value)
+    if problem is not None:
+        raise ValidationError(problem)
+
+
 def name_problem(name: object) -> str | None:
     """Describe what is wrong with a member *name*, or return ``None``."""
     if name is not None and (not isinstance(name, str) or len(name) > MAX_MEMBER_NAME):
         return f"name must be a string of at most {MAX_MEMBER_NAME} characters"
-    return None
+    return text_problem("name", name)
 
 
 #: JSON spends at most this many bytes on one character of a string (``\\u001f``).
@@ -118,17 +136,27 @@ def vars_problem(value: object) -> str | None:
     for key, item in value.items():
         if type(key) is not str or len(key) > MAX_VAR_KEY or "%" in key:
             return f"vars keys must be strings of at most {MAX_VAR_KEY} characters without '%'"
+        if not key.isascii() and not encodable(key):
+            return "vars keys must be text that can be encoded as UTF-8 (no lone surrogate)"
         if bound <= MAX_VARS_BYTES:
-            if type(item) is str:
+            if type(item) is str and (item.isascii() or encodable(item)):
                 bound += _MAX_BYTES_PER_CHAR * (len(key) + len(item)) + _ITEM_OVERHEAD
             else:
-                bound = MAX_VARS_BYTES + 1  # not a string: measure exactly
+                bound = MAX_VARS_BYTES + 1  # not a plain string: measure exactly
     if bound <= MAX_VARS_BYTES:
         return None
     try:
-        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        size = len(
+            json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+                "utf-8"
+            )
+        )
+    except RecursionError:
+        return "vars are nested too deeply to be sent as JSON"
+    except UnicodeEncodeError:
+        return "vars hold text that cannot be encoded as UTF-8 (a lone surrogate)"
     except (TypeError, ValueError):
-        return "vars must be JSON-serialisable"
+        return "vars must be JSON-serialisable (strings, numbers, booleans, null, lists, objects)"
     if size > MAX_VARS_BYTES:
         return f"vars must be at most {MAX_VARS_BYTES} bytes as JSON, got {size}"
     return None
@@ -140,6 +168,51 @@ def member_problem(member: NewMember) -> str | None:
 
 
 MEMBER_KEYS = frozenset({"phone", "name", "vars"})
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def payload_problem(raw: dict[str, Any]) -> str | None:
+    """Describe why the plain dict *raw* cannot be sent as a member, or return ``None``.
+
+    The hot path of a large upload: a dict that already is a valid member is
+    checked here without building a ``NewMember``.
+    """
+    phone = raw.get("phone")
+    if type(phone) is not str or not _phone_match(phone):
+        return phone_problem(phone) or "phone is not valid"
+    name = raw.get("name")
+    if name is not None and (
+        type(name) is not str
+        or len(name) > MAX_MEMBER_NAME
+        or not (name.isascii() or encodable(name))
+    ):
+        return name_problem(name) or "name is not valid"
+    variables = raw.get("vars")
+    if variables is not None and (type(variables) is not dict or vars_problem(variables)):
+        return vars_problem(variables) or "vars must be a dict"
+    if not raw.keys() <= MEMBER_KEYS:
+        return "member has unknown fields; use phone, name, vars"
+    return None
+
+
+def snapshot_payload(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a valid member to send: ``None`` fields left out, ``vars`` copied too.
+
+    What is sent is then what the input held when it was read, whatever the
+    caller does to its dict (or its vars) afterwards.
+    """
+    payload: dict[str, Any] = {"phone": raw["phone"]}
+    name = raw.get("name")
+    if name is not None:
+        payload["name"] = name
+    variables = raw.get("vars")
+    if variables is not None:
+        if all(type(item) in _SCALARS for item in variables.values()):
+            payload["vars"] = dict(variables)
+        else:
+            payload["vars"] = copy.deepcopy(dict(variables))
+    return payload
 
 
 def to_new_member(value: object) -> NewMember:

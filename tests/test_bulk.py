@@ -13,6 +13,7 @@ from sms_async import (
     AddMembersResult,
     AddProgress,
     AsyncSmsClient,
+    BulkAddAbortedError,
     BulkAddError,
     NewMember,
     ServerError,
@@ -20,7 +21,6 @@ from sms_async import (
     ValidationError,
 )
 from sms_async._bulk import add_members
-from sms_async._convert import AddResult
 
 from .conftest import BASE
 
@@ -201,8 +201,9 @@ async def test_on_progress_reports_running_totals(
     seen: list[AddProgress] = []
     members = [*people(250), NewMember("bad")]
     await client.members.add(7, members, batch_size=100, concurrency=1, on_progress=seen.append)
-    # "bad" (the last input) is rejected while the third batch waits for the only slot
-    assert [p.sent for p in seen] == [100, 201, 251]
+    # The input is read only once a slot is free (never ahead of what is sent): "bad"
+    # (the last input) is read, and rejected, with the third batch.
+    assert [p.sent for p in seen] == [100, 200, 251]
     last = seen[-1]
     assert (last.sent, last.added, last.invalid, last.failed, last.total) == (251, 249, 2, 0, 251)
     assert last.batch is not None
@@ -289,8 +290,12 @@ async def test_an_exception_from_the_input_is_raised_as_itself(
         yield NewMember("+1")
         raise OSError("disk gone")
 
-    with pytest.raises(OSError, match="disk gone"):
+    # The upload stops with the account of what was read; the input's error is the cause.
+    with pytest.raises(BulkAddAbortedError, match="the input raised OSError") as caught:
         await client.members.add(7, broken())
+    assert isinstance(caught.value.__cause__, OSError)
+    assert str(caught.value.__cause__) == "disk gone"
+    assert caught.value.result.count == 1
 
 
 # --- the accounting invariant ----------------------------------------------------------
@@ -333,7 +338,7 @@ def test_every_member_ends_in_exactly_one_place(
     stored: list[str] = []
     batch_no = 0
 
-    async def send(batch: list[dict[str, object]]) -> AddResult:
+    async def send(batch: list[dict[str, object]]) -> tuple[object, object]:
         nonlocal batch_no
         mine = batch_no
         batch_no += 1
@@ -343,7 +348,7 @@ def test_every_member_ends_in_exactly_one_place(
         rejected = [str(m["phone"]) for i, m in enumerate(batch) if api_rejects[(mine + i) % 64]]
         added = [str(m["phone"]) for i, m in enumerate(batch) if not api_rejects[(mine + i) % 64]]
         stored.extend(added)
-        return AddResult(count=len(added), invalid=rejected)
+        return len(added), rejected
 
     result = asyncio.run(
         add_members(
@@ -428,8 +433,13 @@ async def test_a_closed_client_raises_a_typed_error(router: respx.MockRouter) ->
     await client.aclose()
     with pytest.raises(APIConnectionError, match="closed"):
         await client.contact_lists.delete(1)
-    result = await client.members.add(7, people(3), raise_on_error=False)
+    # Every batch would meet the closed client: the upload stops at the first one.
+    with pytest.raises(BulkAddAbortedError) as caught:
+        await client.members.add(7, people(3), raise_on_error=False)
+    result = caught.value.result
     assert isinstance(result.failed[0].error, APIConnectionError)
+    assert caught.value.__cause__ is result.failed[0].error
+    assert result.failed[0].maybe_stored is False
 
 
 async def test_plain_dicts_are_sent_as_they_are_without_none_fields(

@@ -416,3 +416,53 @@ def test_settings_repr_hides_the_key() -> None:
     from sms_async.cli._app import Settings
 
     assert "SECRETKEY" not in repr(Settings("u", "SECRETKEY", None, None, False))
+
+
+def test_a_fatal_error_stops_the_import_with_partial_counts(
+    fake: FakeSmsServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    target = fake.create_list("revoked")
+    fake.fail_next("members.add", "401")  # the key is refused at the first batch
+    source = tmp_path / "m.csv"
+    source.write_text("phone\n" + "".join(f"+1555{i:07d}\n" for i in range(1000)), "utf-8")
+    rejects = tmp_path / "r.csv"
+    result = invoke(
+        env,
+        "members", "import", str(target.contact_list_id), str(source),
+        "--rejects", str(rejects), "--batch-size", "100", "--concurrency", "1",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    # Only the first batch was read: the rest of the file is left for a later run.
+    assert "100 rows: 0 added, 0 rejected, 100 in 1 failed batch(es)" in result.stdout
+    assert "error: stopped after 100 rows: AuthenticationError: Unauthorized" in result.stderr
+    assert fake.stats.requests["members.add"] == 1
+    with rejects.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 100
+    assert all(row["reason"].startswith("batch failed: not sent: send again; ") for row in rows)
+
+
+def test_a_batch_that_may_be_stored_says_so_in_the_rejects_file(
+    fake: FakeSmsServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    target = fake.create_list("lost")
+    fake.fail_next("members.add", "drop_after")  # stored, then the connection is lost
+    source = tmp_path / "m.csv"
+    source.write_text("phone\n+15550000001\n+15550000002\n", encoding="utf-8")
+    rejects = tmp_path / "r.csv"
+    result = invoke(
+        env,
+        "members",
+        "import",
+        str(target.contact_list_id),
+        str(source),
+        "--rejects",
+        str(rejects),
+    )
+    assert result.exit_code == 1
+    with rejects.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["phone"] for row in rows] == ["+15550000001", "+15550000002"]
+    reason = "batch failed: may be stored: check before sending again; "
+    assert all(row["reason"].startswith(reason) for row in rows)
+    assert fake.get_list("lost").member_count == 2  # indeed stored

@@ -343,7 +343,9 @@ def members_import(
         summary = run(settings, work, **({"max_concurrency": concurrency} if concurrency else {}))
         progress.update(summary.rows, summary.added, summary.rejected, summary.failed, final=True)
     _print_summary(summary, rejects, as_json)
-    if summary.failed_batches:
+    if summary.stopped is not None:
+        click.echo(f"error: stopped after {summary.rows:,} rows: {summary.stopped}", err=True)
+    if summary.failed_batches or summary.stopped is not None:
         sys.exit(EXIT_FAILED)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 import attrs
 
 from .._client import AsyncSmsClient
+from .._errors import BulkAddAbortedError, may_have_been_acted_on
 from .._models import AddProgress, NewMember
 from ._files import RejectsWriter, Row
 
@@ -30,6 +31,8 @@ class ImportSummary:
         failed: Rows in batches that failed.
         failed_batches: How many batches failed.
         seconds: Wall time of the import.
+        stopped: Why the import stopped before the end of the file (an error that
+            every later batch would meet), or ``None`` when it read the whole file.
     """
 
     rows: int
@@ -38,6 +41,7 @@ class ImportSummary:
     failed: int
     failed_batches: int
     seconds: float
+    stopped: str | None = None
 
 
 async def run_import(
@@ -82,19 +86,32 @@ async def run_import(
                     del in_flight[member.phone]
                 left[member.phone] -= 1
                 if batch.error is not None:
-                    rejects.write(row, f"batch failed: {batch.error}")
+                    verdict = (
+                        "may be stored: check before sending again"
+                        if may_have_been_acted_on(batch.error)
+                        else "not sent: send again"
+                    )
+                    rejects.write(row, f"batch failed: {verdict}; {batch.error}")
                 elif left[member.phone] < api_invalid[member.phone]:
                     rejects.write(row, "invalid: rejected by the API")
         on_update(read, progress.added, rejected_locally + progress.invalid, progress.failed)
 
-    result = await client.members.add(
-        contact_list_id,
-        members(),
-        batch_size=batch_size,
-        concurrency=concurrency,
-        raise_on_error=False,
-        on_progress=settle,
-    )
+    stopped: str | None = None
+    try:
+        result = await client.members.add(
+            contact_list_id,
+            members(),
+            batch_size=batch_size,
+            concurrency=concurrency,
+            raise_on_error=False,
+            on_progress=settle,
+        )
+    except BulkAddAbortedError as exc:
+        # A wrong key, no permission, the list gone, ...: the rest of the file is not
+        # read; every row read so far is accounted for in exc.result.
+        result = exc.result
+        cause = exc.__cause__
+        stopped = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
     rejected = rejected_locally + len(result.invalid)
     failed = len(result.failed_members)
     on_update(read, result.count, rejected, failed)
@@ -105,4 +122,5 @@ async def run_import(
         failed=failed,
         failed_batches=len(result.failed),
         seconds=clock() - started,
+        stopped=stopped,
     )

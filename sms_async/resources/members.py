@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .._bulk import MemberInput, ProgressCallback, add_members
 from .._constants import DEFAULT_BATCH_SIZE, DEFAULT_PAGE_SIZE, MAX_MEMBER_IDS
 from .._convert import (
     AddResponse,
-    AddResult,
     CountResponse,
     ListResponse,
     structurer,
 )
-from .._errors import ValidationError
+from .._errors import (
+    APIConnectionError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    SmsError,
+    ValidationError,
+)
 from .._models import AddMembersResult, Member, Page
 from .._pagination import AsyncPaginator, PageFetcher
 from .._validation import (
@@ -119,19 +125,41 @@ class Members(Resource):
                 while it runs, so a slow callback slows the upload down.
 
         Returns:
-            The account: ``count`` added, ``invalid`` phones, ``failed`` batches.
+            The account: ``count`` added, ``invalid`` phones, ``failed`` batches
+            (each with ``maybe_stored``: whether it may be stored already).
+
+        Raises:
+            ValidationError: *members* is a string, bytes or a single mapping.
+            BulkAddError: Some batches failed (and ``raise_on_error`` is true);
+                ``.result`` has the account.
+            BulkAddAbortedError: The upload stopped early, whatever
+                ``raise_on_error`` says: a batch failed with an error every later
+                batch would meet (``AuthenticationError``,
+                ``PermissionDeniedError``, ``NotFoundError``, a closed client), or
+                the input or ``on_progress`` raised. No more input was read and
+                the batches in flight finished; ``.result`` accounts for every
+                member read and ``__cause__`` is the error.
         """
         path = _path(contact_list_id)
         check_batch_size(batch_size)
         if concurrency is None:
             concurrency = self._max_concurrency
         check_range("concurrency", concurrency, 1, 10_000)
+        if isinstance(members, str | bytes | bytearray | memoryview | Mapping):
+            raise ValidationError(
+                "members must be an iterable of members (NewMember objects or dicts), "
+                f"not a single {type(members).__name__}: wrap one member in a list"
+            )
+        if not isinstance(members, Iterable | AsyncIterable):
+            raise ValidationError(
+                f"members must be an iterable or async iterable, got {type(members).__name__}"
+            )
 
-        async def send(batch: list[dict[str, Any]]) -> AddResult:
+        async def send(batch: list[dict[str, Any]]) -> tuple[object, object]:
             body = await self._transport.v1(
                 "POST", path, json_body={"members": batch}, parse=_parse_add
             )
-            return body.result
+            return body.result.count, body.result.invalid
 
         return await add_members(
             members,
@@ -140,7 +168,14 @@ class Members(Resource):
             concurrency=concurrency,
             raise_on_error=raise_on_error,
             on_progress=on_progress,
+            is_fatal=self._stops_every_batch,
         )
+
+    def _stops_every_batch(self, error: SmsError) -> bool:
+        """Whether every later batch of an upload would fail with *error* too."""
+        if isinstance(error, AuthenticationError | PermissionDeniedError | NotFoundError):
+            return True  # a wrong key, no permission, or the list does not exist
+        return isinstance(error, APIConnectionError) and self._transport.is_closed
 
     async def update(
         self,

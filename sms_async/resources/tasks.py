@@ -10,7 +10,7 @@ from .._constants import DEFAULT_POLL_INTERVAL
 from .._convert import TaskResponse, format_execute_time, structurer
 from .._errors import ValidationError
 from .._models import SmsTask
-from .._validation import check_contact_list_name, check_id
+from .._validation import check_contact_list_name, check_id, check_text
 from ._base import Resource
 
 __all__ = ["Tasks"]
@@ -62,6 +62,11 @@ class Tasks(Resource):
             check_contact_list_name(name)
         if not isinstance(task_name, str) or not task_name:
             raise ValidationError("task_name must be a non-empty string")
+        check_text("task_name", task_name)
+        if sender_name is not None:
+            if not isinstance(sender_name, str):
+                raise ValidationError("sender_name must be a string")
+            check_text("sender_name", sender_name)
         check_id("template_id", template_id)
         params = {
             "contactListName": ";".join(names),

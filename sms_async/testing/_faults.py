@@ -27,10 +27,11 @@ ROUTES: Final = (
 
 #: An injected fault: ``"429"`` (Too Many Requests with ``Retry-After``), ``"503"``
 #: (an HTML error page), ``"drop"`` (the connection closes before the request is
-#: processed: nothing changed) or ``"drop_after"`` (the request is processed, then
+#: processed: nothing changed), ``"drop_after"`` (the request is processed, then
 #: the connection closes before the response: the change happened, the client
-#: cannot know).
-FaultKind = Literal["429", "503", "drop", "drop_after"]
+#: cannot know) or ``"401"`` (the credentials are refused, as after a key was
+#: revoked; scripted with ``fail_next`` only, it has no rate).
+FaultKind = Literal["429", "503", "drop", "drop_after", "401"]
 FAULT_KINDS: Final[tuple[str, ...]] = get_args(FaultKind)
 
 

@@ -271,7 +271,8 @@ class FakeSmsServer:
 
         Args:
             route: A name from ``ROUTES``.
-            *kinds: ``"429"``, ``"503"``, ``"drop"`` or ``"drop_after"`` (see ``FaultKind``).
+            *kinds: ``"429"``, ``"503"``, ``"drop"``, ``"drop_after"`` or ``"401"``
+                (see ``FaultKind``).
         """
         _check_route(route)
         for kind in kinds:

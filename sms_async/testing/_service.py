@@ -348,6 +348,16 @@ def too_many_requests(retry_after: float | None) -> Reply:
     return json_reply(429, {"code": 429, "message": "Too Many Requests"}, *extra)
 
 
+def unauthorized(route: str) -> Reply:
+    """The reply of an injected ``"401"``: the account's credentials are refused."""
+    if route.startswith("tasks."):
+        return json_reply(
+            200,
+            {"result": False, "statusCode": SC_SIGNATURE_WRONG, "message": "signature is wrong"},
+        )
+    return v1_error(401, CODE_UNAUTHORIZED, "Unauthorized")
+
+
 def service_unavailable() -> Reply:
     """The 503 reply of an injected fault: an HTML page, as a proxy would send it."""
     return Reply(503, (_HTML_TYPE,), _UNAVAILABLE_PAGE)
@@ -630,6 +640,8 @@ class FakeService:
                 reply = too_many_requests(plan.retry_after)
             elif fault == "503":
                 reply = service_unavailable()
+            elif fault == "401":
+                reply = unauthorized(route)
             else:
                 reply = self._dispatch(route, ids, Request(method, query, headers or {}, body))
             if fault == "drop_after":
