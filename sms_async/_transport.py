@@ -19,10 +19,9 @@ import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
-import stamina
 
 from ._auth import basic_auth_header, sign_params
 from ._cancel import Background, honour_cancellation, is_cancelling
@@ -142,6 +141,21 @@ def _encode_json(body: Any) -> bytes:
         f"the request body cannot be encoded as JSON ({problem}): "
         "text with a lone surrogate, values nested too deeply, or values JSON does not have"
     )
+
+
+_retry_wait_scale = 1.0
+
+
+def retry_wait_scale() -> float:
+    """The factor of every retry wait: 1, or 0 within ``sms_async.testing.instant_retries``."""
+    return _retry_wait_scale
+
+
+def set_retry_wait_scale(scale: float) -> float:
+    """Set the retry wait multiplier; return the previous one (for tests only)."""
+    global _retry_wait_scale
+    previous, _retry_wait_scale = _retry_wait_scale, scale
+    return previous
 
 
 def backoff(attempt: int) -> float:
@@ -305,33 +319,26 @@ class Transport:
     async def _send(
         self, request: httpx.Request, path: str, *, idempotent: bool
     ) -> tuple[int, bytes]:
-        # The first attempt runs outside the retry machinery: a request that
-        # succeeds (nearly all of them) pays nothing for it.
-        try:
-            return await self._send_once(request, path)
-        except (APIConnectionError, APIError) as exc:
-            if self._max_retries == 0:
-                raise
-            first_failure: Exception | None = exc
+        """Send *request*, retrying what the policy allows.
+
+        The loop is the SDK's own, not a retry library's: its behaviour depends
+        on this client's options alone, never on process-wide switches that any
+        other code (a test suite, another library) may have flipped.
+        """
         attempt = 0
-
-        def should_retry(exc: Exception) -> bool | float:
-            return self._retry_decision(exc, request.method, path, attempt, idempotent)
-
-        async for retry in stamina.retry_context(
-            on=should_retry, attempts=None, timeout=None, wait_jitter=0.0
-        ):
-            with retry:
-                attempt += 1
-                if first_failure is not None:
-                    failure, first_failure = first_failure, None
-                    raise failure  # let stamina decide on the first attempt's failure
+        while True:
+            try:
                 return await self._send_once(request, path)
-        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+            except (APIConnectionError, APIError) as exc:
+                attempt += 1
+                wait = self._retry_decision(exc, request.method, path, attempt, idempotent)
+                if wait is False:
+                    raise
+            await asyncio.sleep(wait * retry_wait_scale())
 
     def _retry_decision(
         self, exc: Exception, method: str, path: str, attempt: int, idempotent: bool
-    ) -> bool | float:
+    ) -> Literal[False] | float:
         """Return False to give up on *exc*, or the seconds to wait before the next attempt."""
         if attempt > self._max_retries or self._http.is_closed:
             return False  # out of attempts, or aclose() ran: nothing more will be sent
@@ -476,7 +483,22 @@ class Transport:
 
     # --- errors --------------------------------------------------------------------------
 
+    def _scrub(self, exc: httpx.HTTPError) -> None:
+        """Make *exc* fit to be the ``__cause__`` of an SDK error: no secret left in it.
+
+        Its text is masked (a hostile server's bytes can end up in a protocol
+        error's message), its request (with the Authorization header) is dropped,
+        and so is its own chain (httpcore's and h11's exceptions, with raw data).
+        """
+        exc.args = tuple(self._redact(a) if isinstance(a, str) else a for a in exc.args)
+        if isinstance(exc, httpx.RequestError):
+            exc._request = None  # .request then raises RuntimeError, as before it is set
+        exc.__cause__ = None
+        exc.__context__ = None
+        exc.__suppress_context__ = True
+
     def _connection_error(self, exc: httpx.HTTPError, method: str, path: str) -> Exception:
+        self._scrub(exc)
         detail = self._message(str(exc)) or type(exc).__name__
         sent = not isinstance(exc, _NOT_SENT)
         if isinstance(exc, httpx.TimeoutException):
@@ -582,19 +604,26 @@ class Transport:
             f"unexpected response: {why}", status_code=status, body=self._excerpt(body)
         )
 
+    # The decoder's and the parser's errors hold the body (a JSONDecodeError's .doc,
+    # a cattrs error's values), which a hostile server may fill with echoed secrets:
+    # the errors below are raised outside their except blocks, so that neither is
+    # chained to them, not even as __context__.
+
     def _decode(self, status: int, body: bytes) -> Any:
         if not body.strip():
             raise self._malformed(status, body, "empty body")
         try:
             return loads(body)
         except (ValueError, RecursionError):
-            raise self._malformed(status, body, "body is not JSON") from None
+            pass
+        raise self._malformed(status, body, "body is not JSON")
 
     def _parse(self, parse: Callable[[Any], T], data: Any, status: int, body: bytes) -> T:
         try:
             return parse(data)
         except Exception as exc:  # any mismatch of shape or type: cattrs, KeyError, ...
-            raise self._malformed(status, body, describe_structure_error(exc)) from None
+            why = describe_structure_error(exc)
+        raise self._malformed(status, body, why)
 
 
 def describe_structure_error(exc: Exception) -> str:

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import respx
-import stamina
 
 from sms_async import AsyncSmsClient
+from sms_async.testing import instant_retries
 
 USER = "test-user"
 KEY = "s3cr3t-KEY-do-not-leak"
@@ -18,8 +18,8 @@ TASK_BASE = "https://task.example.test"
 
 @pytest.fixture(autouse=True)
 def _no_retry_waits() -> Iterator[None]:
-    """Keep stamina's attempts but remove its waits (cap=True keeps our max_retries)."""
-    with stamina.set_testing(True, attempts=1000, cap=True):
+    """Keep the SDK's attempts but remove its waits."""
+    with instant_retries():
         yield
 
 

@@ -208,3 +208,24 @@ def test_validation_error_is_a_value_error() -> None:
 
     assert issubclass(ValidationError, ValueError)
     assert issubclass(ValidationError, SmsError)
+
+
+def test_bulk_errors_pickle_round_trip() -> None:
+    from sms_async import AddMembersResult, BulkAddAbortedError, FailedBatch, NewMember
+
+    failed = FailedBatch([NewMember("+1555")], RateLimitError("slow", status_code=429))
+    result = AddMembersResult(count=3, invalid=["x"], failed=[failed])
+    err = BulkAddAbortedError(result, "stopped at a AuthenticationError that every batch meets")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is BulkAddAbortedError
+    assert (back.result.count, back.reason, str(back)) == (3, err.reason, str(err))
+    assert back.result.failed[0].maybe_stored is False
+    assert str(err).startswith("stopped at a AuthenticationError that every batch meets; 1 batch")
+
+
+def test_request_sent_pickles_with_a_connection_error() -> None:
+    from sms_async import APIConnectionError
+
+    err = APIConnectionError("refused", method="POST", path="/v1/x", request_sent=False)
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.request_sent, back.method, back.path) == (False, "POST", "/v1/x")

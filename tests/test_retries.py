@@ -4,6 +4,8 @@ import base64
 import email.utils
 import json
 import logging
+import subprocess
+import sys
 import time
 
 import httpx
@@ -645,3 +647,51 @@ async def test_a_closed_client_is_not_retried(
         await client.contact_lists.delete(1)
     assert route.call_count == 0
     assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+
+
+async def test_each_retry_is_one_log_line_from_the_sdk(
+    client: AsyncSmsClient, router: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    router.delete(LIST).mock(side_effect=[html(503), html(502), OK_COUNT])
+    caplog.set_level(logging.DEBUG)  # every logger of the process
+    assert await client.contact_lists.delete(1) == 1
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.name for r in warnings] == ["sms_async", "sms_async"]
+    assert [r.getMessage().split(" after ")[1].split(" (")[0] for r in warnings] == [
+        "HTTP 503",
+        "HTTP 502",
+    ]
+
+
+def test_retries_depend_on_no_other_librarys_switches() -> None:
+    # stamina's set_active(False) or set_testing(True) in a user's test suite used to
+    # turn the SDK's retries off: the SDK now runs its own loop and imports no retry
+    # library at all.
+    code = (
+        "import sys, sms_async, sms_async._transport; "
+        "print(sorted(m for m in ('stamina', 'tenacity', 'backoff') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+async def test_instant_retries_keeps_the_attempts_and_drops_the_waits(
+    router: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sms_async.testing import instant_retries
+
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr("sms_async._transport.asyncio.sleep", fake_sleep)
+    router.delete(LIST).mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), html(503), OK_COUNT]
+    )
+    async with AsyncSmsClient(USER, KEY, base_url=BASE, max_retries=2) as client:
+        with instant_retries():
+            assert await client.contact_lists.delete(1) == 1
+    assert slept == [0.0, 0.0]

@@ -135,8 +135,6 @@ def setup_logging(debug: bool) -> None:
     sdk.handlers[:] = [handler]
     sdk.setLevel(logging.DEBUG if debug else logging.WARNING)
     sdk.propagate = False
-    # stamina logs each retry too; the SDK's own line says more, so keep one.
-    logging.getLogger("stamina").setLevel(logging.ERROR)
 
 
 def print_objects(items: list[Any], as_json: bool, columns: tuple[str, ...]) -> None:

@@ -19,6 +19,7 @@ pytest, the ``sms_fake`` fixture gives each test a fresh ``FakeSmsServer``.
 from ._asgi import FakeAsgiApp
 from ._clock import FakeClock
 from ._faults import ROUTES, FakeStats, FaultConfig, FaultKind
+from ._retries import instant_retries
 from ._server import (
     FAKE_BASE_URL,
     FAKE_TASK_BASE_URL,
@@ -44,5 +45,6 @@ __all__ = [
     "StoredContactList",
     "StoredMember",
     "StoredTask",
+    "instant_retries",
     "spawn_server",
 ]

@@ -14,7 +14,11 @@ to ``FakeSmsServer``::
     @pytest.mark.sms_fake(seed=7, quirks=False)
     async def test_clean_shapes(sms_fake): ...
 
-The fixture itself is synchronous, so it works with pytest-asyncio in either
+The ``sms_instant_retries`` fixture keeps the SDK's retries but skips their
+waits (see ``sms_async.testing.instant_retries``); use it, or make it autouse
+in your ``conftest.py``, to keep tests of retried failures fast.
+
+The fixtures themselves are synchronous, so it works with pytest-asyncio in either
 mode and with anyio's plugin; the fake it yields is ready at once.
 """
 
@@ -24,9 +28,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from ._retries import instant_retries
 from ._server import FakeSmsServer
 
-__all__ = ["pytest_configure", "sms_fake"]
+__all__ = ["pytest_configure", "sms_fake", "sms_instant_retries"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,3 +58,10 @@ def sms_fake(request: pytest.FixtureRequest) -> Iterator[FakeSmsServer]:
         yield fake
     finally:
         fake.close()
+
+
+@pytest.fixture
+def sms_instant_retries() -> Iterator[None]:
+    """The SDK's retries, without their waits, for one test."""
+    with instant_retries():
+        yield
