@@ -46,6 +46,17 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def build(session: nox.Session) -> None:
+    """Build the sdist and the wheel, check their metadata and what they hold."""
+    session.install("build", "twine")
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    session.run("twine", "check", "--strict", *map(str, sorted(dist.iterdir())))
+    session.run("python", "tests/check_dist.py", str(dist))
+
+
+@nox.session
 def soak(session: nox.Session) -> None:
     """The chaos test scaled to 100 000 cancellations (several minutes; not run by CI)."""
     session.install("-e", ".[test]")

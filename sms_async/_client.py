@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from types import TracebackType
 from typing import Any
@@ -108,8 +109,7 @@ class AsyncSmsClient:
             "task_base_url",
             task_base_url or os.environ.get(ENV_TASK_BASE_URL) or DEFAULT_TASK_BASE_URL,
         )
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        _check_max_retries(max_retries)
         concurrency = _concurrency_limiter(max_concurrency)
         max_concurrency = concurrency.limit
         if signature_method not in SIGNATURE_METHODS:
@@ -121,6 +121,7 @@ class AsyncSmsClient:
         self.max_concurrency = max_concurrency
         self.signature_method = signature_method
         self._owns_http = http_client is None
+        self._derived = False
         if http_client is None:
             http_client = make_http_client(timeout=self.timeout, max_connections=max_concurrency)
         elif not isinstance(http_client, httpx.AsyncClient):
@@ -140,10 +141,55 @@ class AsyncSmsClient:
             # With your own http_client, its timeout holds unless you pass one here.
             request_timeout=None if self._owns_http or timeout is DEFAULT_TIMEOUT else self.timeout,
         )
-        self.contact_lists = ContactLists(self._transport, max_concurrency=max_concurrency)
-        self.members = Members(self._transport, max_concurrency=max_concurrency)
-        self.tasks = Tasks(self._transport, max_concurrency=max_concurrency)
+        self._transport.bind_loop()
         self._closed = False
+        self._mount_resources()
+
+    def _mount_resources(self) -> None:
+        self.contact_lists = ContactLists(self._transport, max_concurrency=self.max_concurrency)
+        self.members = Members(self._transport, max_concurrency=self.max_concurrency)
+        self.tasks = Tasks(self._transport, max_concurrency=self.max_concurrency)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> AsyncSmsClient:
+        """A client with other per-request settings, sharing this one's connections and limits.
+
+        Cheap (no new connection pool, no new limiter): make one per call where a
+        call needs its own settings::
+
+            task = await client.with_options(timeout=5, max_retries=0).tasks.get(task_id)
+
+        The new client shares this one's pool, ``max_concurrency`` and
+        ``rate_limit``, and its event loop; closing it closes nothing (close
+        the client you made). Options not given keep this client's values.
+
+        Args:
+            timeout: Seconds, or an ``httpx.Timeout``, for each request (and, as
+                for the client, the bound of each whole attempt).
+            max_retries: Retries after the first attempt of each request.
+
+        Raises:
+            ConfigurationError: A bad option value.
+        """
+        request_timeout = _timeout(timeout) if timeout is not None else None
+        if max_retries is not None:
+            _check_max_retries(max_retries)
+        derived = copy.copy(self)
+        derived._transport = self._transport.derive(
+            request_timeout=request_timeout, max_retries=max_retries
+        )
+        derived._owns_http = False
+        derived._derived = True
+        if request_timeout is not None:
+            derived.timeout = request_timeout
+        if max_retries is not None:
+            derived.max_retries = max_retries
+        derived._mount_resources()
+        return derived
 
     def __repr__(self) -> str:
         return (
@@ -152,13 +198,22 @@ class AsyncSmsClient:
         )
 
     async def aclose(self) -> None:
-        """Close the connections this client opened (not a ``http_client`` you passed)."""
+        """Close the connections this client opened (not a ``http_client`` you passed).
+
+        On a client from ``with_options()`` it closes nothing: close the client
+        it came from.
+        """
         if self._closed:
             return
         self._closed = True
-        await self._transport.aclose(close_http=self._owns_http)
+        if not self._derived:
+            await self._transport.aclose(close_http=self._owns_http)
 
     async def __aenter__(self) -> AsyncSmsClient:
+        if self._closed:
+            raise ConfigurationError(
+                "this AsyncSmsClient is closed; make a new one (a client cannot be reopened)"
+            )
         return self
 
     async def __aexit__(
@@ -168,6 +223,11 @@ class AsyncSmsClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _check_max_retries(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"max_retries must be an integer >= 0, got {value!r}")
 
 
 def _url(name: str, value: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import email.utils
 import functools
 import logging
@@ -48,6 +49,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
@@ -127,6 +129,45 @@ async def _close_quietly(response: httpx.Response) -> None:
         await response.aclose()
 
 
+class _LoopBinding:
+    """The one event loop a client (and the clients derived from it) may be used in.
+
+    httpx's connections, asyncio's locks and a Redis client belong to the loop
+    they were first used in; used from another loop they fail in obscure ways
+    (``RuntimeError: Event loop is closed``, a future attached to a different
+    loop). The first use binds the client; use from any other loop is refused.
+    """
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self) -> None:
+        """Bind to the running loop, if there is one (a client made inside a loop)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # made outside any loop: bound at its first use
+        self.running(running)
+
+    def running(self, running: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
+        """Return *running* if the client may be used in it; bind to it on first use."""
+        if self.loop is None:
+            self.loop = running
+        elif running is not self.loop:
+            raise ConfigurationError(_OTHER_LOOP)
+        return running
+
+
+_OTHER_LOOP = (
+    "this AsyncSmsClient was first used in another event loop: a client belongs to the "
+    "event loop it first ran in (its connections do). Create one client per event loop, "
+    "inside it -- e.g. in your app's lifespan or worker start-up, not at import time -- "
+    "and close it in the same loop"
+)
+
+
 def _sendable(value: object) -> bool:
     return isinstance(value, str) and encodable(value)
 
@@ -198,6 +239,7 @@ class Transport:
             request_timeout if request_timeout is not None else http_client.timeout
         )
         self._background = Background("sms_async transport")
+        self._loop = _LoopBinding()
         # With httpcore underneath, trace events tell whether a timed-out request
         # had begun to be sent; with any other transport, assume it had.
         self._traced = traces_sends(http_client)
@@ -217,6 +259,22 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"<Transport {self._base_url} {self._task_base_url}>"
+
+    def derive(
+        self, *, request_timeout: httpx.Timeout | None, max_retries: int | None
+    ) -> Transport:
+        """A transport sharing this one's connections, limits and event loop, other options."""
+        derived = copy.copy(self)
+        if request_timeout is not None:
+            derived._request_timeout = request_timeout
+            derived._deadline = attempt_deadline(request_timeout)
+        if max_retries is not None:
+            derived._max_retries = max_retries
+        return derived
+
+    def bind_loop(self) -> None:
+        """Bind to the running event loop, if any (a client made inside a loop)."""
+        self._loop.bind()
 
     # --- public entry points for the resources ----------------------------------------
 
@@ -376,9 +434,8 @@ class Transport:
         giving the slot back is not part of it (a finished request is not failed
         by a slow release).
         """
-        when = (
-            None if self._deadline is None else asyncio.get_running_loop().time() + self._deadline
-        )
+        loop = self._loop.running(asyncio.get_running_loop())
+        when = None if self._deadline is None else loop.time() + self._deadline
         slot = self._concurrency.slot()
         sent = False
         progress: SendProgress | None = None

@@ -52,10 +52,16 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
-from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+try:
+    from redis.asyncio import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # the same one-line hint as the other extras
+    raise ModuleNotFoundError(
+        "sms_async.contrib.redis needs redis-py: pip install 'sms-async[redis]'",
+        name=exc.name,
+    ) from exc
 
 from .._cancel import Background
 from .._constants import DEFAULT_REDIS_TIMEOUT, DEFAULT_RETRY_REDIS_AFTER, LOGGER_NAME
