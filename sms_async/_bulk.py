@@ -147,7 +147,12 @@ async def add_members(
                 if on_progress is not None:
                     outcome = BatchOutcome(members, error=exc)
                 if is_fatal is not None and is_fatal(exc) and not stop:
-                    stop.append((exc, f"stopped at a {type(exc).__name__} that every batch meets"))
+                    stop.append(
+                        (
+                            exc,
+                            f"stopped at {type(exc).__name__}, which every later batch would meet",
+                        )
+                    )
             else:
                 assert isinstance(count, int)  # by check_answer
                 assert isinstance(invalid, list)

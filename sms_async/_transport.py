@@ -138,10 +138,12 @@ class _LoopBinding:
     loop). The first use binds the client; use from any other loop is refused.
     """
 
-    __slots__ = ("loop",)
+    __slots__ = ("closed", "loop")
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: Set by ``aclose()``: nothing more is sent, even on an http_client left open.
+        self.closed = False
 
     def bind(self) -> None:
         """Bind to the running loop, if there is one (a client made inside a loop)."""
@@ -354,11 +356,11 @@ class Transport:
 
     @property
     def is_closed(self) -> bool:
-        """Whether the underlying httpx client is closed (nothing more can be sent)."""
-        return self._http.is_closed
+        """Whether the client was closed (or its httpx client was): nothing more is sent."""
+        return self._loop.closed or self._http.is_closed
 
     def _check_open(self, method: str, path: str) -> None:
-        if self._http.is_closed:
+        if self.is_closed:
             raise APIConnectionError(
                 f"{method} {path}: the client is closed",
                 method=method,
@@ -367,7 +369,11 @@ class Transport:
             )
 
     async def aclose(self, *, close_http: bool) -> None:
-        """Let background cleanup finish (bounded); close the httpx client if the SDK owns it."""
+        """Refuse further requests, let background cleanup finish, close what the SDK owns.
+
+        The httpx client is closed only when the SDK made it.
+        """
+        self._loop.closed = True
         await self._background.drain(CLOSE_TIMEOUT)
         if close_http:
             await self._http.aclose()
@@ -398,7 +404,7 @@ class Transport:
         self, exc: Exception, method: str, path: str, attempt: int, idempotent: bool
     ) -> Literal[False] | float:
         """Return False to give up on *exc*, or the seconds to wait before the next attempt."""
-        if attempt > self._max_retries or self._http.is_closed:
+        if attempt > self._max_retries or self.is_closed:
             return False  # out of attempts, or aclose() ran: nothing more will be sent
         retry_after: float | None = None
         if isinstance(exc, APIConnectionError):

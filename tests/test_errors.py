@@ -215,12 +215,12 @@ def test_bulk_errors_pickle_round_trip() -> None:
 
     failed = FailedBatch([NewMember("+1555")], RateLimitError("slow", status_code=429))
     result = AddMembersResult(count=3, invalid=["x"], failed=[failed])
-    err = BulkAddAbortedError(result, "stopped at a AuthenticationError that every batch meets")
+    err = BulkAddAbortedError(result, "stopped at AuthenticationError, which every later batch would meet")
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is BulkAddAbortedError
     assert (back.result.count, back.reason, str(back)) == (3, err.reason, str(err))
     assert back.result.failed[0].maybe_stored is False
-    assert str(err).startswith("stopped at a AuthenticationError that every batch meets; 1 batch")
+    assert str(err).startswith("stopped at AuthenticationError, which every later batch")
 
 
 def test_request_sent_pickles_with_a_connection_error() -> None:

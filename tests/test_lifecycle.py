@@ -103,3 +103,17 @@ def test_the_redis_extra_missing_says_what_to_install() -> None:
         "ModuleNotFoundError: sms_async.contrib.redis needs redis-py: "
         "pip install 'sms-async[redis]'"
     )
+
+
+async def test_a_closed_client_sends_nothing_even_on_an_http_client_left_open() -> None:
+    from sms_async import APIConnectionError
+    from sms_async.testing import FakeSmsServer
+
+    async with FakeSmsServer() as fake:
+        target = fake.create_list("closed")
+        client = fake.client()  # its httpx client belongs to the fake, and stays open
+        await client.aclose()
+        with pytest.raises(APIConnectionError, match="closed") as caught:
+            await client.contact_lists.delete(target.contact_list_id)
+        assert caught.value.request_sent is False
+        assert fake.stats.total_requests == 0

@@ -9,7 +9,6 @@ import json
 import logging
 import re
 import sys
-import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
@@ -34,13 +33,15 @@ from ._files import (
     RejectsWriter,
     Row,
     count_rows,
+    delimiter_from,
+    encoding_from,
     input_format,
     member_record,
     open_input,
     read_rows,
 )
 from ._import import ImportSummary, run_import
-from ._progress import ImportProgress
+from ._progress import ImportProgress, plural, rate_text
 
 __all__ = ["cli", "main"]
 
@@ -285,6 +286,20 @@ def members() -> None:
     help=f"Batches in flight.  [default: {DEFAULT_MAX_CONCURRENCY}]",
 )
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="Default: by extension.")
+@click.option(
+    "--delimiter",
+    type=click.FuncParamType(delimiter_from),
+    metavar="CHAR",
+    help="CSV column separator, one character (tab or \\t for a tab).  "
+    "[default: sniffed among , ; tab |, else ,]",
+)
+@click.option(
+    "--encoding",
+    type=click.FuncParamType(encoding_from),
+    metavar="ENCODING",
+    help="Encoding of a FILE without a byte-order mark, e.g. latin-1, cp1252, gbk.  "
+    "[default: utf-8]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_settings
 def members_import(
@@ -295,22 +310,26 @@ def members_import(
     batch_size: int,
     concurrency: int | None,
     fmt: str | None,
+    delimiter: str | None,
+    encoding: str | None,
     as_json: bool,
 ) -> None:
     """Import members from FILE (CSV or JSONL; - for stdin) into list LIST_ID.
 
-    CSV: a header row with phone and name; every other column goes into vars.
-    JSONL: one object per line with phone, name, vars.
+    CSV: a header row with a phone column and optionally name (any case); every
+    other column goes into vars. JSONL: one object per line with phone, name, vars.
     """
     try:
         fmt = input_format(file, fmt)
-        handle = open_input(file)
+        if delimiter is not None and fmt != "csv":
+            raise ValueError("--delimiter is for CSV files")
+        handle = open_input(file, encoding)
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc)) from None
-    total = count_rows(file, fmt)
+    total = count_rows(file, fmt, handle.encoding)
     with contextlib.ExitStack() as stack:
         stack.enter_context(handle)
-        rows = read_rows(handle, fmt)
+        rows = read_rows(handle, fmt, delimiter=delimiter)
         try:
             first = next(rows, None)
         except ValueError as exc:
@@ -335,14 +354,22 @@ def members_import(
                 on_update=progress.update,
                 batch_size=batch_size,
                 concurrency=concurrency,
-                clock=time.monotonic,
+                clock=progress.clock,  # the import starts here, for the rate
             )
 
         summary = run(settings, work, **({"max_concurrency": concurrency} if concurrency else {}))
-        progress.update(summary.rows, summary.added, summary.rejected, summary.failed, final=True)
+        progress.update(
+            summary.rows,
+            summary.added,
+            summary.rejected,
+            summary.failed,
+            final=True,
+            seconds=summary.seconds,
+        )
     _print_summary(summary, rejects, as_json)
     if summary.stopped is not None:
-        click.echo(f"error: stopped after {summary.rows:,} rows: {summary.stopped}", err=True)
+        stopped = plural(summary.rows, "row")
+        click.echo(f"error: stopped after {stopped}: {summary.stopped}", err=True)
     if summary.failed_batches or summary.stopped is not None:
         sys.exit(EXIT_FAILED)
 
@@ -358,11 +385,11 @@ def _print_summary(summary: ImportSummary, rejects: str | None, as_json: bool) -
     if as_json:
         click.echo(json.dumps({**attrs.asdict(summary), "rejects_file": rejects}))
         return
-    rate = summary.rows / summary.seconds if summary.seconds > 0 else 0.0
+    batches = plural(summary.failed_batches, "failed batch", "failed batches")
     click.echo(
-        f"{summary.rows:,} rows: {summary.added:,} added, {summary.rejected:,} rejected, "
-        f"{summary.failed:,} in {summary.failed_batches} failed batch(es) "
-        f"in {summary.seconds:.1f} s ({rate:,.0f} rows/s)"
+        f"{plural(summary.rows, 'row')}: {summary.added:,} added, {summary.rejected:,} rejected, "
+        f"{summary.failed:,} in {batches} in {summary.seconds:.1f} s "
+        f"({rate_text(summary.rows, summary.seconds)})"
     )
     if rejects and (summary.rejected or summary.failed):
         click.echo(f"rows not added are in {rejects}")

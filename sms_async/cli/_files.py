@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import json
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 import attrs
 
 from .._models import Member, NewMember
 from .._validation import member_problem
 
-__all__ = ["Row", "count_rows", "member_record", "open_input", "read_rows"]
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = [
+    "Row",
+    "count_rows",
+    "delimiter_from",
+    "encoding_from",
+    "member_record",
+    "open_input",
+    "read_rows",
+]
 
 MEMBER_FIELDS = ("member_id", "phone", "name", "vars", "create_time", "update_time")
 JSONL_REJECT_FIELDS = ("line", "phone", "name", "vars")
+
+#: The delimiters a CSV file is sniffed for; ``,`` when the sniffer cannot tell.
+SNIFFED_DELIMITERS = ",;\t|"
+#: Characters of a CSV file the sniffer looks at (then the rest of the line they end in).
+SNIFF_CHARS = 8192
+#: Columns named in a header message, at most.
+SHOWN_COLUMNS = 20
 
 
 @attrs.frozen
@@ -27,7 +49,8 @@ class Row:
     """One input row: the member to send, or why it cannot be sent, and its original columns.
 
     Attributes:
-        original: The row's columns as read (CSV), or its fields (JSONL).
+        original: The row's columns as read (CSV, keyed by the header's own names), or
+            its fields (JSONL).
         member: The member to send, when the row is usable.
         problem: Why the row cannot be sent, when it is not.
     """
@@ -51,77 +74,311 @@ def input_format(path: str, fmt: str | None) -> str:
     raise ValueError(f"cannot tell the format of {path!r}: use a .csv or .jsonl file, or --format")
 
 
-#: Bytes that are not UTF-8 are read as these (``surrogateescape``) and the row rejected.
-_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+# --- options -------------------------------------------------------------------------------
+
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t"}
+
+
+def delimiter_from(value: str) -> str:
+    """The CSV delimiter *value* names: one character, or ``tab`` or backslash-t for a tab.
+
+    Raises:
+        ValueError: *value* is not one character, or cannot separate columns.
+    """
+    delimiter = _DELIMITER_NAMES.get(value.lower(), value)
+    if len(delimiter) != 1:
+        raise ValueError(f"{value!r} is not one character (for a tab, use tab or \\t)")
+    if delimiter in '"\r\n':
+        raise ValueError(f"{value!r} cannot separate columns")
+    return delimiter
+
+
+def encoding_from(value: str) -> str:
+    """Return *value* if Python can decode text with it (``latin-1``, ``cp1252``, ``gbk``, ...).
+
+    Raises:
+        ValueError: *value* is not an encoding Python knows, or not a text encoding.
+    """
+    try:
+        codecs.lookup(value)
+        b"".decode(value)  # refuses the bytes-to-bytes codecs: base64, rot13, ...
+    except LookupError as exc:
+        if "not a text encoding" in str(exc):
+            raise ValueError(f"{value!r} is not a text encoding") from None
+        raise ValueError(
+            f"unknown encoding {value!r}: use a name Python knows, such as utf-8, latin-1, "
+            "cp1252, gbk or shift_jis"
+        ) from None
+    return value
+
+
+def encoding_label(encoding: str | None) -> str:
+    """How messages name *encoding*: ``UTF-8``, ``UTF-16``, ``UTF-32``, or as it was given."""
+    given = encoding or "utf-8"
+    try:
+        name = codecs.lookup(given).name
+    except LookupError:
+        return given
+    for family in ("utf-8", "utf-16", "utf-32"):
+        if name.startswith(family):
+            return family.upper()
+    return given
+
+
+# --- input ---------------------------------------------------------------------------------
+
+#: The error handler of every input: each byte that is not valid in the encoding becomes
+#: the lone surrogate U+DC00 + byte, so that its row is rejected and written back as it was.
+UNDECODABLE = "sms_async.undecodable"
+
+
+def _escape_undecodable(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(chr(0xDC00 + byte) for byte in bad), exc.end
+
+
+codecs.register_error(UNDECODABLE, _escape_undecodable)
+
+#: Bytes that were not valid in the encoding (see ``UNDECODABLE``).
+_UNDECODED = re.compile("[\udc00-\udcff]")
+#: The ASCII bytes among them (UTF-16 and CJK codecs can refuse those), written back as
+#: they were; ``surrogateescape`` writes back the others.
+_UNDECODED_ASCII = re.compile("[\udc00-\udc7f]")
 #: Any surrogate: what a JSON ``\\ud800`` escape can decode to.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+#: Byte-order marks and the encoding each one means (UTF-32 LE first: it starts like UTF-16 LE).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 
-def open_input(path: str) -> IO[str]:
-    """Open *path* for reading as UTF-8 text (``-`` is standard input).
 
-    Bytes that are not UTF-8 do not stop the import: they are kept as they are
-    (``surrogateescape``), and the row that holds them is rejected.
+def open_input(path: str, encoding: str | None = None) -> TextIO:
+    """Open *path* for reading as text, streaming (``-`` is standard input).
+
+    A byte-order mark decides the encoding (UTF-8, UTF-16 or UTF-32, either byte
+    order) and is skipped; without one, the file is read as *encoding*, UTF-8 by
+    default. Bytes that are not valid in the encoding do not stop the import: they
+    are kept as they are (see ``UNDECODABLE``), and the row that holds them is rejected.
+
+    Raises:
+        ValueError: *encoding* is not a text encoding Python knows.
+        OSError: *path* cannot be opened.
+    """
+    if encoding is not None:
+        encoding_from(encoding)
+    raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    try:
+        head = raw.read(4)
+        codec, skip = next(
+            ((name, len(bom)) for bom, name in _BOMS if head.startswith(bom)),
+            (encoding or "utf-8", 0),
+        )
+        if raw.seekable():
+            raw.seek(skip - len(head), io.SEEK_CUR)
+            stream: IO[bytes] = raw
+        else:  # a pipe: give back what was read
+            stream = io.BufferedReader(_Prefixed(head[skip:], raw))
+        return io.TextIOWrapper(stream, encoding=codec, errors=UNDECODABLE, newline="")
+    except BaseException:
+        raw.close()
+        raise
+
+
+class _Prefixed(io.RawIOBase):
+    """*head*, then the rest of *stream*: input that cannot seek back after its first bytes."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        super().__init__()
+        self._head = head
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            size = min(len(view), len(self._head))
+            view[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        read = getattr(self._stream, "read1", self._stream.read)
+        data: bytes = read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()
+
+
+def count_rows(path: str, fmt: str, encoding: str = "utf-8") -> int | None:
+    """Count the data rows of a regular file cheaply (for the ETA), or ``None``.
+
+    ``None`` for standard input and pipes (they can be read once only) and when the
+    file cannot be counted. *encoding* is the one the file is read with
+    (``open_input(...).encoding``): a file in UTF-16 or UTF-32 is decoded to count.
     """
     if path == "-":
-        return io.TextIOWrapper(
-            sys.stdin.buffer, encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
-    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
-
-
-def count_rows(path: str, fmt: str) -> int | None:
-    """Count the data rows of a regular file cheaply (for the ETA), or ``None`` for stdin."""
-    if path == "-":
         return None
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        lines, ends_with_newline = (
+            _count_newline_bytes(path)
+            if "\n".encode(encoding) == b"\n"
+            else _count_newlines(path, encoding)
+        )
+    except (OSError, LookupError, UnicodeError, ValueError):
+        return None
+    if not ends_with_newline:
+        lines += 1
+    return max(0, lines - 1) if fmt == "csv" else lines
+
+
+def _count_newline_bytes(path: str) -> tuple[int, bool]:
+    """Newlines of a file whose encoding writes a newline as byte 10, and only a newline."""
     lines = 0
     last = b"\n"
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             lines += chunk.count(b"\n")
             last = chunk[-1:]
-    if last != b"\n":
-        lines += 1
-    return max(0, lines - 1) if fmt == "csv" else lines
+    return lines, last == b"\n"
 
 
-def read_rows(handle: IO[str], fmt: str) -> Iterator[Row]:
-    """Yield the rows of a CSV or JSONL stream, one at a time (memory does not grow)."""
-    return _csv_rows(handle) if fmt == "csv" else _jsonl_rows(handle)
+def _count_newlines(path: str, encoding: str) -> tuple[int, bool]:
+    decoder = codecs.getincrementaldecoder(encoding)(errors=UNDECODABLE)
+    lines = 0
+    last = "\n"
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(1 << 20)
+            text = decoder.decode(chunk, final=not chunk)
+            lines += text.count("\n")
+            last = text[-1:] or last
+            if not chunk:
+                break
+    return lines, last in ("\n", "\ufeff")
 
 
-def _csv_rows(handle: IO[str]) -> Iterator[Row]:
-    reader = csv.DictReader(handle)
-    if reader.fieldnames is None or "phone" not in reader.fieldnames:
-        raise ValueError("the CSV file needs a header row with a 'phone' column")
-    if _NOT_UTF8.search("".join(reader.fieldnames)):
-        raise ValueError("the CSV header row is not valid UTF-8")
-    for raw in reader:
-        extra = raw.pop(None, None)
-        original = {key: value if value is not None else "" for key, value in raw.items()}
-        if extra:
-            yield Row(original, None, f"row has {len(extra)} more field(s) than the header")
+def read_rows(handle: IO[str], fmt: str, *, delimiter: str | None = None) -> Iterator[Row]:
+    """Yield the rows of a CSV or JSONL stream, one at a time (memory does not grow).
+
+    A CSV header that cannot be used (an empty file, no ``phone`` column, a column
+    named twice) raises ``ValueError`` when the first row is asked for.
+
+    Args:
+        handle: The text stream, as ``open_input`` opens it.
+        fmt: ``csv`` or ``jsonl``.
+        delimiter: The CSV delimiter; by default it is sniffed.
+    """
+    label = encoding_label(getattr(handle, "encoding", None))
+    return _csv_rows(handle, delimiter, label) if fmt == "csv" else _jsonl_rows(handle, label)
+
+
+def _sniff(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SNIFFED_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _csv_rows(handle: IO[str], delimiter: str | None, label: str) -> Iterator[Row]:
+    sample = handle.read(SNIFF_CHARS)
+    if sample and sample[-1] != "\n":
+        sample += handle.readline()  # whole lines: the reader goes on with the next one
+    if delimiter is None:
+        delimiter = _sniff(sample[:SNIFF_CHARS])
+    reader = csv.reader(
+        itertools.chain(io.StringIO(sample, newline=""), handle), delimiter=delimiter
+    )
+    del sample
+    try:
+        header = next(filter(None, reader), None)  # blank lines before it are skipped
+    except csv.Error as exc:
+        raise ValueError(f"the CSV header row cannot be read: {exc}") from None
+    if header is None:
+        raise ValueError("the file is empty: a header row with a 'phone' column is needed")
+    if _UNDECODED.search("".join(header)):
+        raise ValueError(f"the CSV header row is not valid {label}")
+    header[0] = header[0].lstrip("\ufeff")
+    names = [cell.strip() for cell in header]
+    phone_at = _column(names, "phone")
+    if phone_at is None:
+        raise ValueError(f"the header has no 'phone' column; {_found(names)}{_hint(names)}")
+    name_at = _column(names, "name")
+    width = len(header)
+    var_columns = [(at, key) for at, key in enumerate(names) if at not in (phone_at, name_at)]
+    for cells in reader:
+        if not cells:
+            continue  # a blank line
+        if len(cells) < width:
+            cells += [""] * (width - len(cells))
+        original = dict(zip(header, cells, strict=False))
+        if len(cells) > width:
+            yield Row(original, None, f"row has {len(cells) - width} more field(s) than the header")
             continue
-        if _NOT_UTF8.search("".join(original.values())):
-            yield Row(original, None, "row is not valid UTF-8")
+        if _UNDECODED.search("".join(cells)):
+            yield Row(original, None, f"row is not valid {label}")
             continue
-        variables = {k: v for k, v in original.items() if k not in ("phone", "name")}
+        variables = {key: cells[at] for at, key in var_columns}
         member = NewMember(
-            phone=original["phone"].strip(),
-            name=original.get("name") or None,
+            phone=cells[phone_at].strip(),
+            name=(cells[name_at] or None) if name_at is not None else None,
             vars=variables or None,
         )
         yield _checked(original, member)
 
 
-def _jsonl_rows(handle: IO[str]) -> Iterator[Row]:
+def _column(names: list[str], wanted: str) -> int | None:
+    """Where the column *wanted* is (any case, spaces around it ignored), if it is there once."""
+    found = [at for at, name in enumerate(names) if name.casefold() == wanted]
+    if len(found) > 1:
+        times = "twice" if len(found) == 2 else f"{len(found)} times"
+        where = ", ".join(str(at + 1) for at in found[:-1]) + f" and {found[-1] + 1}"
+        raise ValueError(
+            f"the header has the {wanted!r} column {times} (columns {where}); {_found(names)}"
+        )
+    return found[0] if found else None
+
+
+def _found(names: list[str]) -> str:
+    shown = [
+        name if name.isprintable() and name and len(name) <= 60 else repr(name[:60])
+        for name in names[:SHOWN_COLUMNS]
+    ]
+    more = f" and {len(names) - SHOWN_COLUMNS} more" if len(names) > SHOWN_COLUMNS else ""
+    return f"columns found: {', '.join(shown)}{more}"
+
+
+def _hint(names: list[str]) -> str:
+    if any("\x00" in name for name in names):
+        return (
+            " (the file looks like UTF-16 without a byte-order mark: "
+            "pass --encoding utf-16-le or --encoding utf-16-be)"
+        )
+    if len(names) == 1:
+        return " (if the columns are separated by another character, pass --delimiter)"
+    return ""
+
+
+def _jsonl_rows(handle: IO[str], label: str) -> Iterator[Row]:
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
         original = {"line": str(number), "phone": "", "name": "", "vars": ""}
-        if _NOT_UTF8.search(line):
+        if _UNDECODED.search(line):
             original["vars"] = line.rstrip("\r\n")[:1000]
-            yield Row(original, None, "line is not valid UTF-8")
+            yield Row(original, None, f"line is not valid {label}")
             continue
         try:
             data = json.loads(line)
@@ -169,8 +426,16 @@ def member_record(member: Member) -> dict[str, Any]:
     }
 
 
+def _ascii_byte(match: re.Match[str]) -> str:
+    return chr(ord(match.group()) - 0xDC00)
+
+
 class RejectsWriter:
-    """Writes rejected rows as CSV: the original columns plus ``reason``."""
+    """Writes rejected rows as CSV: the original columns plus ``reason``.
+
+    The handle is UTF-8 with ``surrogateescape`` (``open_output``): bytes of the input
+    that were not valid in its encoding are written back as they were.
+    """
 
     def __init__(self, handle: IO[str] | None, fields: list[str]) -> None:
         self._handle = handle
@@ -188,4 +453,8 @@ class RejectsWriter:
         self.count += 1
         if self._writer is not None:
             original = row.original if isinstance(row, Row) else row
-            self._writer.writerow({**original, "reason": reason})
+            record = {
+                key: _UNDECODED_ASCII.sub(_ascii_byte, value) if _UNDECODED.search(value) else value
+                for key, value in original.items()
+            }
+            self._writer.writerow({**record, "reason": reason})
