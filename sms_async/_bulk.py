@@ -39,23 +39,10 @@ from collections.abc import (
 )
 from typing import Any
 
-from ._convert import unstructure_member
-from ._errors import (
-    BulkAddAbortedError,
-    BulkAddError,
-    MalformedResponseError,
-    SmsError,
-    ValidationError,
-)
+from ._errors import BulkAddAbortedError, BulkAddError, MalformedResponseError, SmsError
 from ._models import AddMembersResult, AddProgress, BatchOutcome, FailedBatch, NewMember
-from ._validation import (
-    member_problem,
-    payload_problem,
-    snapshot_payload,
-    to_new_member,
-)
 
-__all__ = ["MemberInput", "ProgressCallback", "SendBatch", "add_members"]
+__all__ = ["Accept", "MemberInput", "ProgressCallback", "SendBatch", "add_members"]
 
 MemberInput = NewMember | Mapping[str, Any]
 #: One member as sent: ``{"phone": ..., "name"?: ..., "vars"?: ...}``.
@@ -63,6 +50,8 @@ Payload = dict[str, Any]
 #: Sends one batch; returns the API's answer as plain data: (added, invalid phones).
 SendBatch = Callable[[list[Payload]], Awaitable[tuple[object, object]]]
 ProgressCallback = Callable[[AddProgress], Any]
+#: Checks and snapshots one input item, or appends its phone to the list and returns None.
+Accept = Callable[[object, list[str]], "Payload | None"]
 
 
 class _Account:
@@ -118,10 +107,16 @@ async def add_members(
     batch_size: int,
     concurrency: int,
     raise_on_error: bool,
+    accept: Accept,
     on_progress: ProgressCallback | None = None,
     is_fatal: Callable[[SmsError], bool] | None = None,
 ) -> AddMembersResult:
-    """Send *members* through *send* in concurrent batches; account for every one."""
+    """Send *members* through *send* in concurrent batches; account for every one.
+
+    *accept* turns one input item into what is sent (a snapshot), or records it
+    as invalid; *send* returns the API's answer as plain data. The engine knows
+    no wire types: the resource adapts both.
+    """
     account = _Account(len(members) if isinstance(members, Sized) else None)
     slots = asyncio.Semaphore(concurrency)
     stop: list[tuple[Exception, str]] = []  # the first reason to stop early
@@ -183,11 +178,11 @@ async def add_members(
                 batch: list[Payload] = []
                 rejected = 0
 
-                def accept(raw: object, batch: list[Payload] = batch) -> None:
+                def take_one(raw: object, batch: list[Payload] = batch) -> None:
                     # Each item is checked and snapshotted the moment it is read: an
                     # input that changes and yields one object again is sent right.
                     nonlocal rejected
-                    payload = _accept(raw, invalid)
+                    payload = accept(raw, invalid)
                     if payload is None:
                         rejected += 1
                     else:
@@ -195,7 +190,7 @@ async def add_members(
 
                 try:
                     while len(batch) < batch_size and not reader.done:
-                        await reader.take(batch_size - len(batch), accept)
+                        await reader.take(batch_size - len(batch), take_one)
                 except Exception as exc:  # the input raised: send what was read, then stop
                     reader.done = True
                     if not stop:
@@ -226,33 +221,9 @@ async def add_members(
     return result
 
 
-def _accept(raw: object, invalid: list[str]) -> Payload | None:
-    """Return a snapshot of *raw* to send, or record it as invalid and return ``None``.
-
-    The snapshot is a new dict (vars copied too): what is sent is what the input
-    held when it was read, whatever the caller does to its objects afterwards.
-    """
-    if type(raw) is dict and payload_problem(raw) is None:
-        return snapshot_payload(raw)
-    try:
-        member = to_new_member(raw)
-    except ValidationError:
-        invalid.append(_phone_of(raw.get("phone") if isinstance(raw, Mapping) else raw))
-        return None
-    if member_problem(member) is not None:
-        invalid.append(_phone_of(member.phone))
-        return None
-    return snapshot_payload(unstructure_member(member))
-
-
 def _to_members(batch: list[Payload]) -> list[NewMember]:
     """The batch as ``NewMember`` objects (for failures and progress reports only)."""
     return [NewMember(item["phone"], item.get("name"), item.get("vars")) for item in batch]
-
-
-def _phone_of(value: object) -> str:
-    """The text recorded in ``invalid`` for a rejected member's phone."""
-    return "" if value is None else str(value)
 
 
 class _Reader:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from ._checks import integer, seconds
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONCURRENCY,
@@ -226,8 +227,7 @@ class AsyncSmsClient:
 
 
 def _check_max_retries(value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(f"max_retries must be an integer >= 0, got {value!r}")
+    integer("max_retries", value, low=0, error=ConfigurationError)
 
 
 def _url(name: str, value: str) -> str:
@@ -243,11 +243,9 @@ def _url(name: str, value: str) -> str:
 def _timeout(value: Any) -> httpx.Timeout:
     if isinstance(value, httpx.Timeout):
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigurationError(
-            f"timeout must be a positive number or an httpx.Timeout, got {value!r}"
-        )
-    return httpx.Timeout(float(value))
+    return httpx.Timeout(
+        seconds("timeout", value, error=ConfigurationError, what="seconds (or an httpx.Timeout)")
+    )
 
 
 def _rate_limiter(value: float | RateLimiter | None) -> RateLimiter | None:
@@ -258,8 +256,6 @@ def _rate_limiter(value: float | RateLimiter | None) -> RateLimiter | None:
 
 def _concurrency_limiter(value: int | ConcurrencyLimiter) -> ConcurrencyLimiter:
     if isinstance(value, ConcurrencyLimiter):
-        limit = value.limit
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigurationError(f"a concurrency limiter's limit must be >= 1, got {limit!r}")
+        integer("a concurrency limiter's limit", value.limit, low=1, error=ConfigurationError)
         return value
     return LocalConcurrencyLimiter(value)

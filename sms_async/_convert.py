@@ -258,13 +258,20 @@ def _make_converter() -> cattrs.Converter:
 
 
 def unstructure_member(member: NewMember) -> dict[str, Any]:
-    """Return the JSON object of *member* for an add or update, leaving out ``None`` fields."""
-    data: dict[str, Any] = {"phone": member.phone}
-    if member.name is not None:
-        data["name"] = member.name
-    if member.vars is not None:
+    """Return the JSON object of *member* for an add, leaving out ``None`` fields."""
+    return member_fields(member.phone, member.name, member.vars)
+
+
+def member_fields(phone: str | None, name: str | None, vars: Any) -> dict[str, Any]:
+    """The JSON object of a member's fields (an add, or an update's changes); ``None`` left out."""
+    data: dict[str, Any] = {}
+    if phone is not None:
+        data["phone"] = phone
+    if name is not None:
+        data["name"] = name
+    if vars is not None:
         # any Mapping is accepted; JSON encoders only take a dict
-        data["vars"] = member.vars if type(member.vars) is dict else dict(member.vars)
+        data["vars"] = vars if type(vars) is dict else dict(vars)
     return data
 
 

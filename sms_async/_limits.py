@@ -19,6 +19,7 @@ import asyncio
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
+from ._checks import integer, seconds
 from ._errors import ConfigurationError
 
 __all__ = [
@@ -58,10 +59,7 @@ class LocalRateLimiter:
     """
 
     def __init__(self, rate: float, *, burst: int | None = None) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
-            raise ConfigurationError("rate_limit must be a positive number of requests per second")
-        if rate == float("inf"):
-            raise ConfigurationError("rate_limit must be finite")
+        seconds("rate_limit", rate, error=ConfigurationError, what="requests per second")
         try:
             from aiolimiter import AsyncLimiter
         except ImportError as exc:
@@ -70,8 +68,7 @@ class LocalRateLimiter:
             ) from exc
         self.rate = float(rate)
         if burst is not None:
-            if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-                raise ConfigurationError("burst must be an integer >= 1")
+            integer("burst", burst, low=1, error=ConfigurationError)
             self._limiter = AsyncLimiter(burst, burst / rate)
         elif rate >= 1:
             self._limiter = AsyncLimiter(rate, 1.0)
@@ -90,8 +87,7 @@ class LocalConcurrencyLimiter:
     """At most *limit* requests in flight in this process (an ``asyncio.Semaphore``)."""
 
     def __init__(self, limit: int) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigurationError(f"max_concurrency must be an integer >= 1, got {limit!r}")
+        integer("max_concurrency", limit, low=1, error=ConfigurationError)
         self._limit = limit
         self._semaphore = asyncio.Semaphore(limit)
 

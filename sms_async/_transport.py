@@ -1,9 +1,12 @@
 """The one place that sends a request.
 
-Everything about HTTP lives here: the Basic header and the smsapi signature,
-the concurrency cap and rate limit, retries and backoff, the mapping of
-statuses, API codes and network failures to typed errors, the reading of
-bodies, and logging. Resource modules only describe endpoints.
+The transport has two rooms. This one sends: the Basic header and the smsapi
+signature, the concurrency cap and the rate limit, the whole-attempt
+deadline, retries and backoff, logging. ``_answers.py`` reads what came back:
+the body within its cap, decoding, the mapping of statuses, API codes and
+network failures to typed errors, and the masking of secrets (given to it
+explicitly: the client's, and each smsapi request's signature). Resource
+modules only describe endpoints.
 """
 
 from __future__ import annotations
@@ -11,56 +14,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import email.utils
-import functools
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
-from datetime import UTC
 from typing import Any, Literal, TypeVar
 
 import httpx
 
+from ._answers import Answers
 from ._auth import basic_auth_header, sign_params
 from ._cancel import Background, honour_cancellation, is_cancelling
 from ._constants import (
-    BODY_EXCERPT_CHARS,
     CLOSE_TIMEOUT,
     LOGGER_NAME,
-    MAX_MESSAGE_CHARS,
-    MAX_RESPONSE_BYTES,
     RETRY_AFTER_MAX,
     RETRY_INITIAL_WAIT,
     RETRY_MAX_WAIT,
 )
 from ._decoders import (
     ACCEPT_ENCODING,
-    BadEncoding,
-    BodyTooLarge,
-    BoundedBody,
-    UnsupportedEncoding,
 )
 from ._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
     ConfigurationError,
-    MalformedResponseError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
     ValidationError,
 )
 from ._http import SendProgress, traces_sends
-from ._json import dumps, encodable, loads
+from ._json import dumps, encodable
 from ._limits import ConcurrencyLimiter, RateLimiter
-from ._redact import Redactor
 from ._version import __version__
 
 __all__ = ["Transport"]
@@ -73,45 +57,7 @@ logger = logging.getLogger(LOGGER_NAME)
 RETRY_STATUSES_IDEMPOTENT = frozenset({408, 429, 500, 502, 503, 504})
 #: Statuses retried for POSTs that create something: the server did not act.
 RETRY_STATUSES_UNSAFE = frozenset({429, 503})
-#: Network failures after which the request was certainly not sent.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-# v1 API codes, and smsapi statusCodes, by the error they mean.
-_CODE_UNAUTHORIZED = 30000
-_CODE_LIST_NOT_FOUND = 35002
-_SMSAPI_AUTH = frozenset({421, 422, 471, 472, 474})
-_SMSAPI_PERMISSION = frozenset({473, 601})
-_SMSAPI_RATE = frozenset({496, 498})
-_SMSAPI_SERVER = frozenset({501})
-
 _JSON_HEADERS = {"Content-Type": "application/json"}
-
-#: The signature of the smsapi request being handled in this task, masked like the key.
-_current_signature: ContextVar[str | None] = ContextVar("sms_async_signature", default=None)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Return the seconds a ``Retry-After`` header asks for, or ``None`` if absent or unreadable.
-
-    Accepts delay-seconds and HTTP dates; a date in the past gives ``0.0``.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        current = time.time() if now is None else now
-        return max(0.0, when.timestamp() - current)
-    if seconds != seconds or seconds < 0:  # NaN or negative
-        return None
-    return seconds
 
 
 def attempt_deadline(timeout: httpx.Timeout) -> float | None:
@@ -246,7 +192,7 @@ class Transport:
         # had begun to be sent; with any other transport, assume it had.
         self._traced = traces_sends(http_client)
         authorization = basic_auth_header(sms_user, sms_key)
-        self._secrets = (sms_key, authorization.removeprefix("Basic "))
+        self._answers = Answers((sms_key, authorization.removeprefix("Basic ")))
         self._v1_headers = {
             "Authorization": authorization,
             "User-Agent": f"sms-async/{__version__}",
@@ -306,11 +252,14 @@ class Transport:
             headers=headers,
             timeout=self._request_timeout,
         )
-        status, body = await self._send(request, path, idempotent=method != "POST")
-        data = self._decode(status, body)
+        answers = self._answers
+        status, body = await self._send(request, path, answers, idempotent=method != "POST")
+        data = answers.decode(status, body)
         if isinstance(data, dict) and "code" in data and not {"result", "count"} & data.keys():
-            raise self._v1_error(status, data, body)
-        return self._parse(parse, data, status, body)
+            raise answers.body_error(
+                status, data, body, code_field="code", fallback="error reported in body"
+            )
+        return answers.parse(parse, data, status, body)
 
     async def smsapi(
         self,
@@ -340,19 +289,24 @@ class Transport:
             headers=self._smsapi_headers,
             timeout=self._request_timeout,
         )
-        token = _current_signature.set(signed["signature"])
-        try:
-            status, body = await self._send(request, path, idempotent=idempotent)
-            data = self._decode(status, body)
-            if not isinstance(data, dict) or not isinstance(data.get("result"), bool):
-                raise self._malformed(
-                    status, body, "expected an smsapi envelope with a boolean result"
-                )
-            if data["result"] is not True:
-                raise self._smsapi_error(status, data, body)
-            return self._parse(parse, data, status, body)
-        finally:
-            _current_signature.reset(token)
+        # Errors of this request mask its signature too (a server may echo it).
+        answers = self._answers.for_signature(signed["signature"])
+        status, body = await self._send(request, path, answers, idempotent=idempotent)
+        data = answers.decode(status, body)
+        if not isinstance(data, dict) or not isinstance(data.get("result"), bool):
+            raise answers.malformed(
+                status, body, "expected an smsapi envelope with a boolean result"
+            )
+        if data["result"] is not True:
+            raise answers.body_error(
+                status,
+                data,
+                body,
+                code_field="statusCode",
+                fallback="smsapi returned result false",
+                smsapi=True,
+            )
+        return answers.parse(parse, data, status, body)
 
     @property
     def is_closed(self) -> bool:
@@ -381,7 +335,7 @@ class Transport:
     # --- sending, with retries ---------------------------------------------------------
 
     async def _send(
-        self, request: httpx.Request, path: str, *, idempotent: bool
+        self, request: httpx.Request, path: str, answers: Answers, *, idempotent: bool
     ) -> tuple[int, bytes]:
         """Send *request*, retrying what the policy allows.
 
@@ -392,7 +346,7 @@ class Transport:
         attempt = 0
         while True:
             try:
-                return await self._send_once(request, path)
+                return await self._send_once(request, path, answers)
             except (APIConnectionError, APIError) as exc:
                 attempt += 1
                 wait = self._retry_decision(exc, request.method, path, attempt, idempotent)
@@ -433,7 +387,9 @@ class Transport:
         )
         return wait
 
-    async def _send_once(self, request: httpx.Request, path: str) -> tuple[int, bytes]:
+    async def _send_once(
+        self, request: httpx.Request, path: str, answers: Answers
+    ) -> tuple[int, bytes]:
         """One attempt: a slot, the rate limit, the exchange, the body; all within the deadline.
 
         The deadline runs from waiting for the slot to the last byte of the body;
@@ -469,12 +425,12 @@ class Transport:
                     response = await self._http.send(request, stream=True)
                     try:
                         honour_cancellation()
-                        body = await self._read_body(response)
+                        body = await answers.read_body(response)
                     finally:
                         await self._close(response)
                 except httpx.HTTPError as exc:
                     self._log_request(request.method, path, type(exc).__name__, started)
-                    raise self._connection_error(exc, request.method, path) from exc
+                    raise answers.connection_error(exc, request.method, path) from exc
         except BaseException as exc:
             await slot.__aexit__(type(exc), exc, exc.__traceback__)
             if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
@@ -486,35 +442,10 @@ class Transport:
         status = response.status_code
         self._log_request(request.method, path, status, started)
         if status >= 400 or status < 200:
-            raise self._status_error(response, body)
+            raise answers.status_error(response, body)
         # A 3xx is not followed (the API never redirects): its body then fails to
         # parse and surfaces as a MalformedResponseError with that status.
         return status, body
-
-    async def _read_body(self, response: httpx.Response) -> bytes:
-        """The body, inflated within the size cap, honouring a cancellation after each read."""
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-            raise self._too_large(response.status_code)
-        try:
-            body = BoundedBody(response.headers.get("Content-Encoding"), MAX_RESPONSE_BYTES)
-            # The raw stream, not ``response.aiter_raw()``: that one closes the response
-            # at its end, in this task, where a cancellation could cut the close short.
-            async for chunk in response.stream:  # type: ignore[union-attr]
-                honour_cancellation()
-                body.feed(chunk)
-            honour_cancellation()
-            return body.finish()
-        except BodyTooLarge:
-            raise self._too_large(response.status_code) from None
-        except UnsupportedEncoding as exc:
-            raise self._malformed(
-                response.status_code, b"", f"unsupported Content-Encoding {str(exc)[:40]!r}"
-            ) from None
-        except BadEncoding as exc:
-            raise self._malformed(
-                response.status_code, b"", f"the body could not be inflated ({exc})"
-            ) from None
 
     async def _close(self, response: httpx.Response) -> None:
         """Close *response* in a task of its own, so that no cancellation can cut it short.
@@ -543,191 +474,3 @@ class Transport:
         if logger.isEnabledFor(logging.DEBUG):
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug("%s %s -> %s in %.1f ms", method, path, outcome, elapsed)
-
-    # --- errors --------------------------------------------------------------------------
-
-    def _scrub(self, exc: httpx.HTTPError) -> None:
-        """Make *exc* fit to be the ``__cause__`` of an SDK error: no secret left in it.
-
-        Its text is masked (a hostile server's bytes can end up in a protocol
-        error's message), its request (with the Authorization header) is dropped,
-        and so is its own chain (httpcore's and h11's exceptions, with raw data).
-        """
-        exc.args = tuple(self._redact(a) if isinstance(a, str) else a for a in exc.args)
-        if isinstance(exc, httpx.RequestError):
-            exc._request = None  # .request then raises RuntimeError, as before it is set
-        exc.__cause__ = None
-        exc.__context__ = None
-        exc.__suppress_context__ = True
-
-    def _connection_error(self, exc: httpx.HTTPError, method: str, path: str) -> Exception:
-        self._scrub(exc)
-        detail = self._message(str(exc)) or type(exc).__name__
-        sent = not isinstance(exc, _NOT_SENT)
-        if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(
-                f"{method} {path} timed out ({type(exc).__name__}: {detail})",
-                method=method,
-                path=path,
-                request_sent=sent,
-            )
-        return APIConnectionError(
-            f"{method} {path} failed: {type(exc).__name__}: {detail}",
-            method=method,
-            path=path,
-            request_sent=sent,
-        )
-
-    def _too_large(self, status: int) -> MalformedResponseError:
-        return MalformedResponseError(
-            f"response body larger than {MAX_RESPONSE_BYTES} bytes", status_code=status
-        )
-
-    @functools.cached_property
-    def _redactor(self) -> Redactor:
-        # Built on the first error, not with the client: compiling every spelling
-        # of the secrets costs about 2 ms.
-        return Redactor(self._secrets)
-
-    def _excerpt(self, body: bytes, limit: int = BODY_EXCERPT_CHARS) -> str:
-        """The first *limit* characters of *body*, masked before the cut."""
-        window = 4 * self._window(limit)  # bytes: up to 4 per character
-        text = body[:window].decode("utf-8", "replace")
-        return self._masked_cut(text, limit, truncated=len(body) > window)
-
-    def _message(self, text: str) -> str:
-        """A server's message, masked and capped at ``MAX_MESSAGE_CHARS``."""
-        window = self._window(MAX_MESSAGE_CHARS)
-        return self._masked_cut(text[:window], MAX_MESSAGE_CHARS, truncated=len(text) > window)
-
-    def _window(self, limit: int) -> int:
-        """Characters to mask so that a cut at *limit* can show no part of a secret."""
-        return 2 * (limit + self._redactor.max_length + 128)
-
-    def _masked_cut(self, text: str, limit: int, *, truncated: bool) -> str:
-        """*text* masked, then cut at *limit*.
-
-        Masking first means no part of a secret that straddles the cut can show.
-        When *text* is a window of a longer text, its last characters may hold the
-        start of a secret the window cut off: those are dropped before the cut.
-        """
-        masked = self._redact(text)
-        if truncated:
-            masked = masked[: max(0, len(masked) - self._redactor.max_length)]
-        return masked[:limit]
-
-    def _redact(self, text: str) -> str:
-        """Mask every spelling of the key, the Basic token and the current signature."""
-        return self._redactor.with_secret(_current_signature.get())(text)
-
-    def _status_error(self, response: httpx.Response, body: bytes) -> APIError:
-        status = response.status_code
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        try:
-            data = loads(body)
-        except (ValueError, RecursionError):
-            data = None
-        code: int | None = None
-        message = f"HTTP {status} {response.reason_phrase}".strip()
-        if isinstance(data, dict):
-            if isinstance(data.get("code"), int) and not isinstance(data.get("code"), bool):
-                code = data["code"]
-            if isinstance(data.get("message"), str):
-                message = self._message(data["message"])
-        elif body:
-            message += " with a non-JSON body"
-        return _error_class(status, code, smsapi=False, message=message)(
-            message,
-            status_code=status,
-            code=code,
-            body=self._excerpt(body),
-            retry_after=retry_after,
-        )
-
-    def _v1_error(self, status: int, data: dict[str, Any], body: bytes) -> APIError:
-        code = data.get("code")
-        code = code if isinstance(code, int) and not isinstance(code, bool) else None
-        message = data.get("message")
-        text = self._message(message) if isinstance(message, str) else "error reported in body"
-        cls = _error_class(status, code, smsapi=False, message=text)
-        return cls(text, status_code=status, code=code, body=self._excerpt(body))
-
-    def _smsapi_error(self, status: int, data: dict[str, Any], body: bytes) -> APIError:
-        code = data.get("statusCode")
-        code = code if isinstance(code, int) and not isinstance(code, bool) else None
-        message = data.get("message")
-        text = (
-            self._message(message) if isinstance(message, str) else "smsapi returned result false"
-        )
-        cls = _error_class(status, code, smsapi=True, message=text)
-        return cls(text, status_code=status, code=code, body=self._excerpt(body))
-
-    def _malformed(self, status: int, body: bytes, why: str) -> MalformedResponseError:
-        return MalformedResponseError(
-            f"unexpected response: {why}", status_code=status, body=self._excerpt(body)
-        )
-
-    # The decoder's and the parser's errors hold the body (a JSONDecodeError's .doc,
-    # a cattrs error's values), which a hostile server may fill with echoed secrets:
-    # the errors below are raised outside their except blocks, so that neither is
-    # chained to them, not even as __context__.
-
-    def _decode(self, status: int, body: bytes) -> Any:
-        if not body.strip():
-            raise self._malformed(status, body, "empty body")
-        try:
-            return loads(body)
-        except (ValueError, RecursionError):
-            pass
-        raise self._malformed(status, body, "body is not JSON")
-
-    def _parse(self, parse: Callable[[Any], T], data: Any, status: int, body: bytes) -> T:
-        try:
-            return parse(data)
-        except Exception as exc:  # any mismatch of shape or type: cattrs, KeyError, ...
-            why = describe_structure_error(exc)
-        raise self._malformed(status, body, why)
-
-
-def describe_structure_error(exc: Exception) -> str:
-    """Describe a structuring failure by path and expected type, never by value."""
-    import cattrs
-
-    if isinstance(exc, cattrs.BaseValidationError):
-        return "body does not match the documented shape: " + "; ".join(cattrs.transform_error(exc))
-    return f"body does not match the documented shape ({type(exc).__name__})"
-
-
-#: A failure whose message says the object does not exist: the API's codes for a
-#: missing member or task are not documented, so the meaning maps them too.
-_MISSING = re.compile(r"does ?n[o']t exist|not exist|not found|no such|不存在", re.IGNORECASE)
-
-
-def _error_class(
-    status: int, code: int | None, *, smsapi: bool, message: str = ""
-) -> type[APIError]:
-    """Pick the exception class for an HTTP status, an API code and the server's message."""
-    if smsapi and code is not None:
-        if code in _SMSAPI_AUTH:
-            return AuthenticationError
-        if code in _SMSAPI_PERMISSION:
-            return PermissionDeniedError
-        if code in _SMSAPI_RATE:
-            return RateLimitError
-        if code in _SMSAPI_SERVER:
-            return ServerError
-    if status == 401 or code == _CODE_UNAUTHORIZED:
-        return AuthenticationError
-    if status == 403:
-        return PermissionDeniedError
-    if status == 404 or code == _CODE_LIST_NOT_FOUND:
-        return NotFoundError
-    if status == 429:
-        return RateLimitError
-    if status >= 500:
-        return ServerError
-    if (status == 400 or (smsapi and status < 400)) and _MISSING.search(message):
-        return NotFoundError
-    if 400 <= status < 500 or (smsapi and status < 400):
-        return BadRequestError
-    return APIError

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ._checks import integer
 from ._constants import (
     MAX_BATCH_SIZE,
     MAX_CONTACT_LIST_NAME,
@@ -52,9 +53,7 @@ def check_description(value: object) -> str:
 
 def check_range(name: str, value: object, low: int, high: int) -> int:
     """Return *value* if it is an int in ``low..high``, else raise ``ValidationError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValidationError(f"{name} must be an integer from {low} to {high}, got {value!r}")
-    return value
+    return integer(name, value, low=low, high=high)
 
 
 def check_page_size(value: object) -> int:
@@ -64,11 +63,7 @@ def check_page_size(value: object) -> int:
 
 def check_max_items(value: object) -> int | None:
     """Return a valid ``max_items`` (``None``, or an int >= 0)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(f"max_items must be None or an integer >= 0, got {value!r}")
-    return value
+    return None if value is None else integer("max_items", value, low=0)
 
 
 def check_batch_size(value: object) -> int:
@@ -78,9 +73,7 @@ def check_batch_size(value: object) -> int:
 
 def check_id(name: str, value: object) -> int:
     """Return *value* if it is a usable id (a non-negative int), else raise ``ValidationError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
+    return integer(name, value, low=0)
 
 
 _phone_match = PHONE_PATTERN.fullmatch

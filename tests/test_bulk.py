@@ -21,6 +21,7 @@ from sms_async import (
     ValidationError,
 )
 from sms_async._bulk import add_members
+from sms_async.resources.members import _accept as accept_member
 
 from .conftest import BASE
 
@@ -357,6 +358,7 @@ def test_every_member_ends_in_exactly_one_place(
             batch_size=batch_size,
             concurrency=concurrency,
             raise_on_error=False,
+            accept=accept_member,
         )
     )
     failed = [m.phone for m in result.failed_members]

@@ -60,7 +60,7 @@ def test_import_csv_with_invalid_rows_and_a_rejects_file(
         "--rejects", str(rejects), "--batch-size", "500", "--concurrency", "4",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "2,503 rows: 2,500 added, 3 rejected, 0 in 0 failed batch(es)" in result.stdout
+    assert "2,503 rows: 2,500 added, 3 rejected, 0 in 0 failed batches" in result.stdout
     stored = fake.get_list("imports")
     assert stored.member_count == 2500
     first = stored.ordered()[0]
@@ -110,7 +110,7 @@ def test_failed_batches_exit_1_and_land_in_rejects(
         str(rejects),
     )
     assert result.exit_code == 1
-    assert "2 in 1 failed batch(es)" in result.stdout
+    assert "2 in 1 failed batch in " in result.stdout
     with rejects.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["phone"] for row in rows] == ["+15550000001", "+15550000002"]
@@ -433,7 +433,7 @@ def test_a_fatal_error_stops_the_import_with_partial_counts(
     )  # fmt: skip
     assert result.exit_code == 1
     # Only the first batch was read: the rest of the file is left for a later run.
-    assert "100 rows: 0 added, 0 rejected, 100 in 1 failed batch(es)" in result.stdout
+    assert "100 rows: 0 added, 0 rejected, 100 in 1 failed batch in " in result.stdout
     assert "error: stopped after 100 rows: AuthenticationError: Unauthorized" in result.stderr
     assert fake.stats.requests["members.add"] == 1
     with rejects.open(encoding="utf-8") as handle:

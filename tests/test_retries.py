@@ -27,7 +27,8 @@ from sms_async import (
     ServerError,
     SmsError,
 )
-from sms_async._transport import backoff, parse_retry_after
+from sms_async._answers import parse_retry_after
+from sms_async._transport import backoff
 
 from .conftest import BASE, KEY, TASK_BASE, USER
 
@@ -375,7 +376,7 @@ def test_pool_is_sized_for_max_concurrency() -> None:
 async def test_huge_bodies_are_refused(
     client: AsyncSmsClient, router: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sms_async._transport.MAX_RESPONSE_BYTES", 1000)
+    monkeypatch.setattr("sms_async._answers.MAX_RESPONSE_BYTES", 1000)
     router.delete(LIST).mock(return_value=httpx.Response(200, content=b"{" + b" " * 5000 + b"}"))
     with pytest.raises(MalformedResponseError, match="larger than 1000 bytes"):
         await client.contact_lists.delete(1)

@@ -288,14 +288,14 @@ def members() -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="Default: by extension.")
 @click.option(
     "--delimiter",
-    type=click.FuncParamType(delimiter_from),
+    type=delimiter_from,
     metavar="CHAR",
-    help="CSV column separator, one character (tab or \\t for a tab).  "
-    "[default: sniffed among , ; tab |, else ,]",
+    help="CSV column separator: one character, or tab (or \\t).  "
+    "[default: detected among , ; tab |]",
 )
 @click.option(
     "--encoding",
-    type=click.FuncParamType(encoding_from),
+    type=encoding_from,
     metavar="ENCODING",
     help="Encoding of a FILE without a byte-order mark, e.g. latin-1, cp1252, gbk.  "
     "[default: utf-8]",

@@ -64,6 +64,7 @@ except ImportError as exc:  # the same one-line hint as the other extras
     ) from exc
 
 from .._cancel import Background
+from .._checks import integer, seconds
 from .._constants import DEFAULT_REDIS_TIMEOUT, DEFAULT_RETRY_REDIS_AFTER, LOGGER_NAME
 from .._errors import ConfigurationError, LimiterUnavailableError
 from .._limits import LocalConcurrencyLimiter, LocalRateLimiter
@@ -225,8 +226,7 @@ class _Fallback:
 
 
 def _check_seconds(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
-        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+    seconds(name, value, high=1e9, error=ConfigurationError)
 
 
 class RedisRateLimiter:
@@ -257,10 +257,8 @@ class RedisRateLimiter:
         retry_redis_after: float = DEFAULT_RETRY_REDIS_AFTER,
         redis_timeout: float = DEFAULT_REDIS_TIMEOUT,
     ) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1e6:
-            raise ConfigurationError("rate must be a positive number of requests per second")
-        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-            raise ConfigurationError("burst must be an integer >= 1")
+        seconds("rate", rate, high=1e6, error=ConfigurationError, what="requests per second")
+        integer("burst", burst, low=1, error=ConfigurationError)
         self.key = key
         self.rate = float(rate)
         self.burst = burst
@@ -326,10 +324,8 @@ class RedisConcurrencyLimiter:
         retry_redis_after: float = DEFAULT_RETRY_REDIS_AFTER,
         redis_timeout: float = DEFAULT_REDIS_TIMEOUT,
     ) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigurationError("limit must be an integer >= 1")
-        if isinstance(lease, bool) or not isinstance(lease, int | float) or not lease > 0:
-            raise ConfigurationError("lease must be a positive number of seconds")
+        integer("limit", limit, low=1, error=ConfigurationError)
+        seconds("lease", lease, error=ConfigurationError)
         self.key = key
         self._limit = limit
         self.lease = float(lease)

@@ -11,7 +11,9 @@ from .._convert import (
     AddResponse,
     CountResponse,
     ListResponse,
+    member_fields,
     structurer,
+    unstructure_member,
 )
 from .._errors import (
     APIConnectionError,
@@ -28,6 +30,10 @@ from .._validation import (
     check_id,
     check_member_fields,
     check_range,
+    member_problem,
+    payload_problem,
+    snapshot_payload,
+    to_new_member,
 )
 from ._base import Resource
 
@@ -36,6 +42,30 @@ __all__ = ["Members"]
 _parse_page = structurer(ListResponse[Member])
 _parse_add = structurer(AddResponse)
 _parse_count = structurer(CountResponse)
+
+
+def _accept(raw: object, invalid: list[str]) -> dict[str, Any] | None:
+    """A snapshot of the member *raw* to send, or ``None`` (its phone recorded as invalid).
+
+    The snapshot is a new dict (vars copied too): what is sent is what the input
+    held when it was read, whatever the caller does to its objects afterwards.
+    """
+    if type(raw) is dict and payload_problem(raw) is None:
+        return snapshot_payload(raw)  # the hot path of a large upload
+    try:
+        member = to_new_member(raw)
+    except ValidationError:
+        invalid.append(_phone_text(raw.get("phone") if isinstance(raw, Mapping) else raw))
+        return None
+    if member_problem(member) is not None:
+        invalid.append(_phone_text(member.phone))
+        return None
+    return snapshot_payload(unstructure_member(member))
+
+
+def _phone_text(value: object) -> str:
+    """The text recorded in ``invalid`` for a rejected member's phone."""
+    return "" if value is None else str(value)
 
 
 def _path(contact_list_id: int) -> str:
@@ -168,6 +198,7 @@ class Members(Resource):
             concurrency=concurrency,
             raise_on_error=raise_on_error,
             on_progress=on_progress,
+            accept=_accept,
             is_fatal=self._stops_every_batch,
         )
 
@@ -193,13 +224,7 @@ class Members(Resource):
         """
         path = f"{_path(contact_list_id)}/{check_id('member_id', member_id)}"
         check_member_fields(phone=phone, name=name, vars=vars)
-        member: dict[str, Any] = {}
-        if phone is not None:
-            member["phone"] = phone
-        if name is not None:
-            member["name"] = name
-        if vars is not None:
-            member["vars"] = dict(vars)  # any Mapping; JSON encoders only take a dict
+        member = member_fields(phone, name, vars)
         body = await self._transport.v1(
             "PUT", path, json_body={"member": member}, parse=_parse_count
         )

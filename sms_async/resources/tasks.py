@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
+from .._checks import seconds
 from .._constants import DEFAULT_POLL_INTERVAL
 from .._convert import TaskResponse, format_execute_time, structurer
 from .._errors import ValidationError
@@ -110,22 +111,12 @@ class Tasks(Resource):
         Raises:
             TimeoutError: (the builtin) when *timeout* passes first.
         """
-        if not _is_seconds(poll_interval):
-            raise ValidationError(f"poll_interval must be a number >= 0, got {poll_interval!r}")
-        if timeout is not None and not _is_seconds(timeout):
-            raise ValidationError(f"timeout must be None or a number >= 0, got {timeout!r}")
+        seconds("poll_interval", poll_interval, zero=True)
+        if timeout is not None:
+            seconds("timeout", timeout, zero=True)
         async with asyncio.timeout(timeout):
             while True:
                 task = await self.get(task_id)
                 if task.status.is_final:
                     return task
                 await asyncio.sleep(poll_interval)
-
-
-def _is_seconds(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and value == value  # not NaN
-        and value >= 0
-    )
