@@ -100,8 +100,7 @@ def encoding_from(value: str) -> str:
         ValueError: *value* is not an encoding Python knows, or not a text encoding.
     """
     try:
-        codecs.lookup(value)
-        b"".decode(value)  # refuses the bytes-to-bytes codecs: base64, rot13, ...
+        io.TextIOWrapper(io.BytesIO(), encoding=value)  # not base64, rot13, ...: not text
     except LookupError as exc:
         if "not a text encoding" in str(exc):
             raise ValueError(f"{value!r} is not a text encoding") from None
@@ -286,10 +285,23 @@ def read_rows(handle: IO[str], fmt: str, *, delimiter: str | None = None) -> Ite
 
 
 def _sniff(sample: str) -> str:
+    """The delimiter of the CSV text *sample*: ``csv.Sniffer``'s guess, else ``,``.
+
+    A guess that leaves the header without a ``phone`` column gives way to the first
+    of the other delimiters that gives it one.
+    """
+    guess: str
     try:
-        return csv.Sniffer().sniff(sample, delimiters=SNIFFED_DELIMITERS).delimiter
+        guess = csv.Sniffer().sniff(sample, delimiters=SNIFFED_DELIMITERS).delimiter
     except csv.Error:
-        return ","
+        guess = ","
+    header = next((line for line in sample.splitlines() if line.strip()), "")
+    candidates: list[str] = [guess, *SNIFFED_DELIMITERS]
+    for delimiter in dict.fromkeys(candidates):
+        cells = next(csv.reader([header], delimiter=delimiter), [])
+        if any(cell.strip().lstrip("\ufeff").casefold() == "phone" for cell in cells):
+            return delimiter
+    return guess
 
 
 def _csv_rows(handle: IO[str], delimiter: str | None, label: str) -> Iterator[Row]:

@@ -38,7 +38,8 @@ past ``redis_timeout`` counts as "Redis cannot be reached".
 When Redis cannot be reached, ``on_redis_error="fail"`` (the default) raises
 ``LimiterUnavailableError`` before the request is sent; ``"local"`` falls back
 to an in-process limit of the same size (for this process only), logs one
-WARNING, and tries Redis again after ``retry_redis_after`` seconds.
+WARNING, and tries Redis again after ``retry_redis_after`` seconds (default 5).
+Both limiters take these three options, and ``redis_timeout`` (default 2).
 """
 
 from __future__ import annotations
@@ -238,12 +239,8 @@ class RedisRateLimiter:
         rate: Requests per second, over all processes.
         burst: Requests that may go at once before the pacing starts (>= 1).
             In any one second at most ``rate + burst`` requests start.
-        on_redis_error: ``"fail"`` to raise ``LimiterUnavailableError`` when Redis
-            cannot be reached, ``"local"`` to fall back to an in-process limiter.
-        retry_redis_after: Seconds to stay on the local fallback before trying
-            Redis again.
-        redis_timeout: Seconds any one Redis call may take, whatever the Redis
-            client's own timeouts; a call past it counts as Redis not reachable.
+        on_redis_error, retry_redis_after, redis_timeout: What to do when Redis
+            cannot be reached, and when it counts as such (see the module's docs).
     """
 
     def __init__(
@@ -305,12 +302,8 @@ class RedisConcurrencyLimiter:
         key: The sorted set holding the leases; share it to share the limit.
         limit: Requests in flight at once, over all processes.
         lease: Seconds a slot outlives a worker that stopped renewing it.
-        on_redis_error: ``"fail"`` to raise ``LimiterUnavailableError`` when Redis
-            cannot be reached, ``"local"`` to fall back to an in-process limit.
-        retry_redis_after: Seconds to stay on the local fallback before trying
-            Redis again.
-        redis_timeout: Seconds any one Redis call may take, whatever the Redis
-            client's own timeouts; a call past it counts as Redis not reachable.
+        on_redis_error, retry_redis_after, redis_timeout: What to do when Redis
+            cannot be reached, and when it counts as such (see the module's docs).
     """
 
     def __init__(

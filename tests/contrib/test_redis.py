@@ -214,10 +214,3 @@ async def test_cancelling_a_request_gives_its_slot_back(redis_server: RedisProce
     await slots.drain()  # the lease goes back in the background: the caller is not held
     assert await redis.zcard("t:cancel") == 0
     await redis.aclose()
-
-
-def test_local_rate_limiter_burst() -> None:
-    from sms_async import LocalRateLimiter
-
-    limiter = LocalRateLimiter(10, burst=2)
-    assert (limiter._limiter.max_rate, limiter._limiter.time_period) == (2, 0.2)

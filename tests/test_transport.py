@@ -326,21 +326,6 @@ async def test_rate_limiter_is_asked_before_every_attempt(router: respx.MockRout
     assert limiter.acquired == 3
 
 
-def test_numeric_rate_limit_uses_aiolimiter() -> None:
-    from aiolimiter import AsyncLimiter
-
-    from sms_async import LocalRateLimiter
-
-    limiter = AsyncSmsClient(USER, KEY, rate_limit=20)._transport._rate_limiter
-    assert isinstance(limiter, LocalRateLimiter)
-    inner = limiter._limiter
-    assert isinstance(inner, AsyncLimiter)
-    assert (inner.max_rate, inner.time_period) == (20, 1.0)
-    slow = AsyncSmsClient(USER, KEY, rate_limit=0.5)._transport._rate_limiter
-    assert isinstance(slow, LocalRateLimiter)
-    assert (slow._limiter.max_rate, slow._limiter.time_period) == (1, 2.0)
-
-
 class CountingSlots:
     """A ConcurrencyLimiter that counts the slots taken."""
 
