@@ -23,6 +23,7 @@ from ._errors import (
     SmsError,
     ValidationError,
 )
+from ._journal import ImportJournal
 from ._limits import (
     ConcurrencyLimiter,
     LocalConcurrencyLimiter,
@@ -61,6 +62,7 @@ __all__ = [
     "ConfigurationError",
     "ContactList",
     "FailedBatch",
+    "ImportJournal",
     "LimiterUnavailableError",
     "LocalConcurrencyLimiter",
     "LocalRateLimiter",

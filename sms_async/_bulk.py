@@ -39,10 +39,20 @@ from collections.abc import (
 )
 from typing import Any
 
-from ._errors import BulkAddAbortedError, BulkAddError, MalformedResponseError, SmsError
+import attrs
+
+from ._errors import (
+    BulkAddAbortedError,
+    BulkAddError,
+    ConfigurationError,
+    MalformedResponseError,
+    SmsError,
+    may_have_been_acted_on,
+)
+from ._journal import ImportJournal, JournalEntry, error_record, fingerprint, rebuild_error
 from ._models import AddMembersResult, AddProgress, BatchOutcome, FailedBatch, NewMember
 
-__all__ = ["Accept", "MemberInput", "ProgressCallback", "SendBatch", "add_members"]
+__all__ = ["Accept", "MemberInput", "ProgressCallback", "Resume", "SendBatch", "add_members"]
 
 MemberInput = NewMember | Mapping[str, Any]
 #: One member as sent: ``{"phone": ..., "name"?: ..., "vars"?: ...}``.
@@ -52,6 +62,22 @@ SendBatch = Callable[[list[Payload]], Awaitable[tuple[object, object]]]
 ProgressCallback = Callable[[AddProgress], Any]
 #: Checks and snapshots one input item, or appends its phone to the list and returns None.
 Accept = Callable[[object, list[str]], "Payload | None"]
+
+
+@attrs.frozen
+class Resume:
+    """What an upload with a journal needs: the journal, its batches, and reconciliation.
+
+    Attributes:
+        journal: Where each batch's state goes, before and after its request.
+        entries: The batches the journal already holds (empty for a new import).
+        reconcile: Checks an in-doubt batch against the list: returns how many of
+            its members are there already, and the ones to send.
+    """
+
+    journal: ImportJournal
+    entries: dict[int, JournalEntry]
+    reconcile: Callable[[list[Payload]], Awaitable[tuple[int, list[Payload]]]]
 
 
 class _Account:
@@ -110,6 +136,7 @@ async def add_members(
     accept: Accept,
     on_progress: ProgressCallback | None = None,
     is_fatal: Callable[[SmsError], bool] | None = None,
+    resume: Resume | None = None,
 ) -> AddMembersResult:
     """Send *members* through *send* in concurrent batches; account for every one.
 
@@ -127,46 +154,100 @@ async def add_members(
             if inspect.isawaitable(outcome):
                 await outcome
 
-    async def run(index: int, batch: list[Payload]) -> None:
+    journal = resume.journal if resume is not None else None
+
+    def fail(index: int, members: list[NewMember], error: SmsError, stored: bool | None) -> None:
+        failed = (
+            FailedBatch(members, error) if stored is None else FailedBatch(members, error, stored)
+        )
+        account.failed.append((index, failed))
+        account.failed_members += len(members)
+
+    async def run(
+        index: int, batch: list[Payload], *, in_doubt: bool = False, digest: str | None = None
+    ) -> None:
+        """Send one batch (after a reconciliation, if it is in doubt); account for it."""
         try:
             outcome: BatchOutcome | None = None
+            already, to_send = 0, batch
             try:
-                count, invalid = await send(batch)
-                problem = check_answer(batch, count, invalid)
+                if journal is not None:
+                    digest = digest or fingerprint([member["phone"] for member in batch])
+                    if in_doubt:
+                        assert resume is not None
+                        already, to_send = await resume.reconcile(batch)
+                    await journal.sending(index, digest, len(batch))
+                count, invalid = await send(to_send) if to_send else (0, [])
+                problem = check_answer(to_send, count, invalid)
                 if problem is not None:
                     raise MalformedResponseError(f"unexpected response: {problem}", status_code=200)
-            except SmsError as exc:
-                members = _to_members(batch)
-                account.failed.append((index, FailedBatch(members, exc)))
-                account.failed_members += len(batch)
-                if on_progress is not None:
-                    outcome = BatchOutcome(members, error=exc)
-                if is_fatal is not None and is_fatal(exc) and not stop:
-                    stop.append(
-                        (
-                            exc,
-                            f"stopped at {type(exc).__name__}, which every later batch would meet",
-                        )
-                    )
-            else:
                 assert isinstance(count, int)  # by check_answer
                 assert isinstance(invalid, list)
+                if journal is not None:
+                    await journal.added(index, already + count, invalid)
+            except SmsError as exc:
+                members = _to_members(to_send)
+                fail(index, members, exc, None)
+                account.added += already
+                if journal is not None:
+                    await journal.failed(
+                        index,
+                        error_record(exc),
+                        may_have_been_acted_on(exc),
+                        added=already,
+                        failed_phones=[m.phone for m in members] if to_send is not batch else None,
+                    )
                 if on_progress is not None:
-                    outcome = BatchOutcome(_to_members(batch), count, invalid)
-                account.added += count
+                    outcome = BatchOutcome(members, already, error=exc)
+                if is_fatal is not None and is_fatal(exc) and not stop:
+                    reason = f"stopped at {type(exc).__name__}, which every later batch would meet"
+                    stop.append((exc, reason))
+            else:
+                if on_progress is not None:
+                    outcome = BatchOutcome(_to_members(batch), already + count, invalid)
+                account.added += already + count
                 account.invalid.extend(invalid)
             # Reported while the slot is held: a slow on_progress slows the upload
             # down instead of letting finished batches pile up in memory.
-            try:
-                await report(outcome)
-            except Exception as exc:
-                if not stop:
-                    stop.append((exc, f"on_progress raised {type(exc).__name__}"))
+            await guarded_report(outcome)
         finally:
             slots.release()
 
+    async def guarded_report(outcome: BatchOutcome | None) -> None:
+        try:
+            await report(outcome)
+        except Exception as exc:
+            if not stop:
+                stop.append((exc, f"on_progress raised {type(exc).__name__}"))
+
+    async def replay(index: int, batch: list[Payload], entry: JournalEntry) -> bool:
+        """Account for a batch the journal settled; False when it is in doubt."""
+        if entry.state == "added":
+            account.added += entry.added
+            account.invalid.extend(entry.invalid)
+            outcome = BatchOutcome(_to_members(batch), entry.added, entry.invalid)
+        elif entry.state == "failed" and entry.maybe_stored is False:
+            error = rebuild_error(entry.error or {})
+            failed_phones = set(entry.failed_phones or ())
+            failed = [
+                member
+                for member in batch
+                if entry.failed_phones is None or member["phone"] in failed_phones
+            ]
+            account.added += entry.added
+            members = _to_members(failed)
+            fail(index, members, error, False)
+            outcome = BatchOutcome(members, entry.added, error=error)
+        else:
+            return False  # sending when the process died, or failed and maybe stored
+        await guarded_report(outcome if on_progress is not None else None)
+        return True
+
     reader = _Reader(members)
     invalid = account.invalid
+    entries = resume.entries if resume is not None else {}
+    last_journaled = max(entries, default=-1)
+    deferred: list[tuple[int, list[Payload], str | None]] = []
     try:
         async with asyncio.TaskGroup() as group:
             batches = 0
@@ -196,16 +277,35 @@ async def add_members(
                     if not stop:
                         stop.append((exc, f"the input raised {type(exc).__name__}"))
                 if batch:
-                    group.create_task(run(batches, batch))
-                    batches += 1
+                    index, batches = batches, batches + 1
+                    if index > last_journaled:
+                        group.create_task(run(index, batch))
+                        continue
+                    # Within what the journal holds: check, replay, or keep for later;
+                    # nothing is sent until every journaled batch matched the input.
+                    slots.release()
+                    entry = entries.get(index)
+                    if entry is None:
+                        deferred.append((index, batch, None))  # never sent: send it
+                    else:
+                        digest = fingerprint([member["phone"] for member in batch])
+                        if digest != entry.fingerprint or len(batch) != entry.size:
+                            raise _mismatch(index)
+                        if not await replay(index, batch, entry):
+                            deferred.append((index, batch, digest))
+                    if index == last_journaled:
+                        for late, held, known in deferred:
+                            await slots.acquire()
+                            group.create_task(
+                                run(late, held, in_doubt=known is not None, digest=known)
+                            )
+                        deferred.clear()
                     continue
                 slots.release()
                 if rejected:
-                    try:
-                        await report(None)  # rejections after the last batch
-                    except Exception as exc:
-                        if not stop:
-                            stop.append((exc, f"on_progress raised {type(exc).__name__}"))
+                    await guarded_report(None)  # rejections after the last batch
+            if batches <= last_journaled and not stop:
+                raise _mismatch(batches)  # the input ended before the journal does
     except BaseExceptionGroup as errors:
         # Every failure of a batch or of on_progress is accounted for and never gets
         # here; what does is a bug. A single one is raised as itself, not in a group.
@@ -219,6 +319,14 @@ async def add_members(
     if raise_on_error and result.failed:
         raise BulkAddError(result)
     return result
+
+
+def _mismatch(index: int) -> ConfigurationError:
+    return ConfigurationError(
+        f"the journal does not match this input: batch {index} holds other phones than the "
+        "journal recorded (a different file, or rows changed or moved); nothing was sent. "
+        "Use the input the journal was made with, or a new journal"
+    )
 
 
 def _to_members(batch: list[Payload]) -> list[NewMember]:

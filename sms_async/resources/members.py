@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .._bulk import MemberInput, ProgressCallback, add_members
+from .._bulk import MemberInput, ProgressCallback, Resume, add_members
 from .._constants import DEFAULT_BATCH_SIZE, DEFAULT_PAGE_SIZE, MAX_MEMBER_IDS
 from .._convert import (
     AddResponse,
@@ -23,6 +24,7 @@ from .._errors import (
     SmsError,
     ValidationError,
 )
+from .._journal import ImportJournal
 from .._models import AddMembersResult, Member, Page
 from .._pagination import AsyncPaginator, PageFetcher
 from .._validation import (
@@ -32,6 +34,7 @@ from .._validation import (
     check_range,
     member_problem,
     payload_problem,
+    phone_problem,
     snapshot_payload,
     to_new_member,
 )
@@ -137,6 +140,7 @@ class Members(Resource):
         concurrency: int | None = None,
         raise_on_error: bool = True,
         on_progress: ProgressCallback | None = None,
+        journal: ImportJournal | None = None,
     ) -> AddMembersResult:
         """Add members to a contact list, in batches, accounting for every one.
 
@@ -153,6 +157,10 @@ class Members(Resource):
                 ``AddProgress`` after each batch, and once more at the end if members
                 were rejected after the last batch was sent. The batch's slot is held
                 while it runs, so a slow callback slows the upload down.
+            journal: An ``ImportJournal``: each batch is recorded before and after its
+                request, so that the same call, run again with the same journal and
+                the same input after a crash, resumes exactly once (see "Crash-safe
+                imports" in the docs).
 
         Returns:
             The account: ``count`` added, ``invalid`` phones, ``failed`` batches
@@ -191,6 +199,17 @@ class Members(Resource):
             )
             return body.result.count, body.result.invalid
 
+        resume = None
+        if journal is not None:
+            entries = await journal.start(contact_list_id, batch_size)
+
+            async def reconcile(batch: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+                present = await self._present(contact_list_id, [m["phone"] for m in batch])
+                to_send = [member for member in batch if member["phone"] not in present]
+                return len(batch) - len(to_send), to_send
+
+            resume = Resume(journal, entries, reconcile)
+
         return await add_members(
             members,
             send,
@@ -200,7 +219,51 @@ class Members(Resource):
             on_progress=on_progress,
             accept=_accept,
             is_fatal=self._stops_every_batch,
+            resume=resume,
         )
+
+    async def lookup(self, contact_list_id: int, phones: Iterable[str]) -> dict[str, Member]:
+        """The members of a list whose phone equals one of *phones* exactly.
+
+        The API's ``phone`` filter matches any phone containing the text; the
+        answers are filtered to exact matches. One listing per phone, run
+        concurrently under the client's limits. Useful on its own, e.g. to get
+        the member ids of what an upload added.
+
+        Args:
+            contact_list_id: The list.
+            phones: The phones to look for (each as sent: digits, optional ``+``).
+
+        Returns:
+            ``{phone: Member}`` for each phone found (the first, if the list holds
+            a phone more than once); phones not in the list are absent.
+        """
+        wanted = list(dict.fromkeys(phones))
+        for phone in wanted:
+            problem = phone_problem(phone)
+            if problem is not None:
+                raise ValidationError(f"phones: {problem}, got {phone!r}")
+
+        async def find(phone: str) -> Member | None:
+            async for member in self.list(contact_list_id, phone=phone):
+                if member.phone == phone:
+                    return member
+            return None
+
+        found = await asyncio.gather(*(find(phone) for phone in wanted))
+        return {member.phone: member for member in found if member is not None}
+
+    async def _present(self, contact_list_id: int, phones: Sequence[str]) -> set[str]:
+        """Which of *phones* the list holds, by the cheaper of a lookup and a full export.
+
+        A lookup costs a request per phone; an export, a request per 100 members
+        of the list: the list's size (one small request) decides.
+        """
+        wanted = set(phones)
+        first = await self.list(contact_list_id, page_size=1).pages().__anext__()
+        if -(-first.total // DEFAULT_PAGE_SIZE) < len(wanted):
+            return {m.phone async for m in self.list(contact_list_id) if m.phone in wanted}
+        return set(await self.lookup(contact_list_id, wanted))
 
     def _stops_every_batch(self, error: SmsError) -> bool:
         """Whether every later batch of an upload would fail with *error* too."""

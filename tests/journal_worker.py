@@ -1,0 +1,57 @@
+"""A worker process of the crash-safe import tests: one journaled upload, killed at will.
+
+Usage: journal_worker.py BASE_URL LIST_ID JOURNAL COUNT
+Prints "started" once the upload begins, then the result as JSON when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from sms_async import AsyncSmsClient, BulkAddError, ImportJournal
+from sms_async.testing import instant_retries
+
+USER, KEY = "journal-user", "journal-key"
+
+
+def phones(count: int) -> list[str]:
+    return [f"+8613{i:09d}" for i in range(count)]
+
+
+def members(count: int) -> list[dict[str, str]]:
+    rows = [{"phone": phone, "name": f"N{i}"} for i, phone in enumerate(phones(count))]
+    for i in range(0, count, 97):  # some rows the SDK rejects before sending
+        rows[i] = {"phone": f"bad-{i}"}
+    return rows
+
+
+async def main(base_url: str, list_id: int, path: str, count: int) -> None:
+    async with (
+        AsyncSmsClient(USER, KEY, base_url=base_url, task_base_url=base_url) as client,
+        ImportJournal(path) as journal,
+    ):
+        print("started", flush=True)
+        try:
+            result = await client.members.add(
+                list_id, members(count), batch_size=100, concurrency=4, journal=journal
+            )
+        except BulkAddError as exc:
+            result = exc.result
+    print(
+        json.dumps(
+            {
+                "count": result.count,
+                "invalid": result.invalid,
+                "failed": [[m.phone for m in b.members] for b in result.failed],
+                "maybe_stored": [b.maybe_stored for b in result.failed],
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    with instant_retries():  # the test's faults are retried at once
+        asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])))

@@ -1,0 +1,186 @@
+"""Crash-safe imports (``_journal.py`` and ``members.add(journal=...)``), and ``members.lookup``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sms_async import ConfigurationError, ImportJournal
+from sms_async.testing import FakeSmsServer
+
+from .journal_worker import KEY, USER, members, phones
+
+WORKER = Path(__file__).with_name("journal_worker.py")
+
+
+# --- members.lookup -------------------------------------------------------------------
+
+
+async def test_lookup_finds_exact_phones_among_fuzzy_neighbours() -> None:
+    async with FakeSmsServer() as fake:
+        target = fake.create_list(
+            "lookup",
+            members=[{"phone": p} for p in ("138001", "1380012", "13800123", "+86138001")],
+        )
+        async with fake.client() as client:
+            found = await client.members.lookup(target.contact_list_id, ["138001", "99999"])
+    assert list(found) == ["138001"]
+    assert found["138001"].phone == "138001"
+    assert found["138001"].member_id > 0
+
+
+async def test_lookup_more_phones_than_a_page_and_absent_ones() -> None:
+    stored = [f"+1555{i:07d}" for i in range(250)]
+    async with FakeSmsServer() as fake:
+        target = fake.create_list("many", members=[{"phone": p} for p in stored])
+        async with fake.client(max_concurrency=4) as client:
+            asked = [*stored, "+19990000000", "+19990000001"]
+            found = await client.members.lookup(target.contact_list_id, asked)
+        assert fake.stats.max_in_flight <= 4
+    assert sorted(found) == sorted(stored)
+
+
+# --- resume, in process ------------------------------------------------------------------
+
+
+async def test_an_interrupted_upload_resumes_exactly_once(tmp_path: Path) -> None:
+    rows = members(3000)
+    async with FakeSmsServer(allow_duplicate_phones=True) as fake:
+        target = fake.create_list("resume")
+        fake.set_faults(latency=0.002)
+        async with fake.client() as client:
+            async with ImportJournal(tmp_path / "j.sqlite") as journal:
+                upload = asyncio.ensure_future(
+                    client.members.add(
+                        target.contact_list_id, rows, batch_size=100, journal=journal
+                    )
+                )
+                while len(fake.stats.member_batches) < 5:  # noqa: ASYNC110 - a kill point
+                    await asyncio.sleep(0.001)
+                upload.cancel()  # as a crash would: some batches done, some in flight
+                with pytest.raises(asyncio.CancelledError):
+                    await upload
+            sent_before = fake.stats.requests["members.add"]
+            async with ImportJournal(tmp_path / "j.sqlite") as journal:
+                result = await client.members.add(
+                    target.contact_list_id, rows, batch_size=100, journal=journal
+                )
+        stored = Counter(m.phone for m in fake.members("resume"))
+    good = [r["phone"] for r in rows if not r["phone"].startswith("bad")]
+    assert stored == Counter(good)  # every phone exactly once
+    assert result.count == len(good)
+    assert len(result.invalid) == len(rows) - len(good)
+    assert result.failed == []
+    assert sent_before >= 5
+
+
+async def test_a_finished_journal_replays_without_sending(tmp_path: Path) -> None:
+    rows = members(1000)
+    async with FakeSmsServer() as fake:
+        target = fake.create_list("done")
+        async with fake.client() as client, ImportJournal(tmp_path / "j") as journal:
+            first = await client.members.add(target.contact_list_id, rows, journal=journal)
+            sent = fake.stats.requests["members.add"]
+            again = await client.members.add(target.contact_list_id, rows, journal=journal)
+        assert fake.stats.requests["members.add"] == sent
+    assert (again.count, again.invalid, again.failed) == (first.count, first.invalid, [])
+
+
+async def test_a_journal_of_another_list_or_input_is_refused_before_sending(
+    tmp_path: Path,
+) -> None:
+    rows = members(1000)
+    async with FakeSmsServer() as fake:
+        one = fake.create_list("one")
+        two = fake.create_list("two")
+        async with fake.client() as client, ImportJournal(tmp_path / "j") as journal:
+            await client.members.add(one.contact_list_id, rows[:500], journal=journal)
+            sent = fake.stats.requests["members.add"]
+            with pytest.raises(ConfigurationError, match="contact_list_id"):
+                await client.members.add(two.contact_list_id, rows[:500], journal=journal)
+            changed = [{"phone": "+19998887777"}, *rows[1:1000]]
+            with pytest.raises(ConfigurationError, match="does not match this input"):
+                await client.members.add(one.contact_list_id, changed, journal=journal)
+            with pytest.raises(ConfigurationError, match="batch_size"):
+                await client.members.add(one.contact_list_id, rows, batch_size=50, journal=journal)
+        assert fake.stats.requests["members.add"] == sent  # nothing sent
+
+
+# --- kill -9 at random points -------------------------------------------------------------
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[FakeSmsServer, str]]:
+    fake = FakeSmsServer(USER, KEY, allow_duplicate_phones=True)
+    with fake.serve_in_thread() as url:
+        yield fake, url
+
+
+def run_worker(url: str, list_id: int, journal: Path, count: int, kill_after: float | None) -> str:
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), url, str(list_id), str(journal), str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        if kill_after is not None:
+            try:
+                proc.wait(kill_after)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # SIGKILL: no cleanup of any kind
+                proc.wait(10)
+                return ""
+        out, _ = proc.communicate(timeout=120)
+        return out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("seed", range(10))
+def test_killed_uploads_resume_to_every_phone_stored_exactly_once(
+    served: tuple[FakeSmsServer, str], tmp_path: Path, seed: int
+) -> None:
+    fake, url = served
+    fake.reset()
+    rng = random.Random(seed)
+    count = 12_000
+    target = fake.create_list(f"kill{seed}")
+    fake.set_faults(
+        latency=0.002, rate_429=0.01, retry_after=0.0, rate_503=0.02, rate_drop=0.01,
+        rate_drop_after=0.01,
+    )  # fmt: skip
+    journal = tmp_path / "import.journal"
+    killed = 0
+    for _ in range(rng.randint(1, 3)):  # killed at random points, one to three times
+        out = run_worker(url, target.contact_list_id, journal, count, rng.uniform(0.02, 0.4))
+        killed += out == ""
+    assert killed  # at least one kill landed in the middle of the upload
+    result: dict[str, list[object]] = {"failed": [None]}
+    runs = 0
+    while result["failed"]:  # resume until no batch is left failed (drops fail some)
+        runs += 1
+        assert runs <= 20
+        result = json.loads(run_worker(url, target.contact_list_id, journal, count, None))
+    fake.clear_faults()
+    stored = Counter(m.phone for m in fake.members(f"kill{seed}"))
+    rows = members(count)
+    good = [r["phone"] for r in rows if not str(r["phone"]).startswith("bad")]
+    assert set(phones(count)) >= set(good)
+    assert stored == Counter(good), "a phone stored twice, or not at all"
+    assert result["count"] == len(good)
+    assert len(result["invalid"]) == count - len(good)
