@@ -18,15 +18,14 @@ Any mismatch raises; the transport turns it into ``MalformedResponseError``.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, override
 
 from ._constants import API_UTC_OFFSET_HOURS, TASK_TIME_FORMAT
 from ._models import ContactList, Member, NewMember, SmsTask, TaskStatus
@@ -38,8 +37,8 @@ __all__ = [
     "ListResponse",
     "ResultResponse",
     "TaskResponse",
-    "converter",
     "format_execute_time",
+    "get_converter",
     "parse_vars",
     "unstructure_member",
 ]
@@ -202,7 +201,14 @@ def _structure_vars(value: Any, _: type) -> dict[str, Any]:
 # --- the converter -----------------------------------------------------------------------
 
 
+if TYPE_CHECKING:
+    import cattrs
+
+
 def _make_converter() -> cattrs.Converter:
+    import cattrs  # imported with the first answer parsed, not with the SDK (~60 ms)
+    from cattrs.gen import make_dict_structure_fn, override
+
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(str, _structure_str)
@@ -282,15 +288,23 @@ def format_execute_time(value: datetime) -> str:
     return value.strftime(TASK_TIME_FORMAT)
 
 
-#: The converter every JSON <-> model mapping goes through.
-converter = _make_converter()
+@functools.cache
+def get_converter() -> cattrs.Converter:
+    """The converter every JSON <-> model mapping goes through (built on first use)."""
+    return _make_converter()
 
 
 def structurer(cls: type[T]) -> Callable[[Any], T]:
-    """Return a one-argument function that structures JSON into *cls*."""
-    hook = converter.get_structure_hook(cls)
+    """Return a one-argument function that structures JSON into *cls*.
+
+    The structuring hook is made on the first call (with the converter), so that
+    importing the SDK does not import cattrs or generate code.
+    """
+    hooks: list[Callable[[Any, type], Any]] = []
 
     def structure(value: Any) -> T:
-        return hook(value, cls)  # type: ignore[no-any-return]
+        if not hooks:
+            hooks.append(get_converter().get_structure_hook(cls))
+        return hooks[0](value, cls)  # type: ignore[no-any-return]
 
     return structure

@@ -214,6 +214,15 @@ def test_header_problems_are_usage_errors(
     assert fake.stats.requests.get("members.add", 0) == 0
 
 
+def test_a_header_not_valid_in_the_encoding_is_a_usage_error(
+    fake: FakeSmsServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    data = b"phone,caf\x81\n+15550000001,x\n"
+    result = import_bytes(fake, env, tmp_path, data, "--encoding", "cp1252")
+    assert result.exit_code == 2
+    assert "Error: the CSV header row is not valid cp1252" in result.stderr
+
+
 def test_a_wide_header_lists_its_first_columns(tmp_path: Path) -> None:
     source = tmp_path / "m.csv"
     source.write_text(",".join(f"c{i}" for i in range(30)) + "\n", encoding="utf-8")
@@ -445,6 +454,18 @@ def test_fields_go_in_order_as_the_terminal_narrows() -> None:
         if width >= 18:
             assert "18,018/20,000 rows" in line  # the one field that always stays
     assert gone == ["label", "elapsed", "rate", "added", "eta", "rejected", "failed", "bar"]
+
+
+def test_the_layout_holds_as_the_numbers_grow() -> None:
+    console = Console(width=80, force_terminal=True, file=io.StringIO())
+    progress = ImportProgress(io.StringIO(), 500_000, clock=Clock(), console=console)
+    progress.clock()
+    first = progress.render(console, 80).plain
+    progress.update(499_000, 498_000, 0, 0)
+    last = progress.render(console, 80).plain
+    assert "      0/500,000 rows        0 added" in first  # as wide as the total, from the start
+    assert "499,000/500,000 rows  498,000 added" in last
+    assert first.index("/500,000 rows") == last.index("/500,000 rows")
 
 
 def test_without_a_total_the_bar_pulses_and_there_is_no_eta() -> None:

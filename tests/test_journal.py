@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
+import os
 import random
 import subprocess
 import sys
@@ -184,3 +186,74 @@ def test_killed_uploads_resume_to_every_phone_stored_exactly_once(
     assert stored == Counter(good), "a phone stored twice, or not at all"
     assert result["count"] == len(good)
     assert len(result["invalid"]) == count - len(good)
+
+
+def run_cli(
+    env: dict[str, str], args: list[str], kill_after: float | None, log: Path
+) -> int | None:
+    """Run the command; None when it was killed with SIGKILL first."""
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sms_async.cli", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            proc.wait(kill_after if kill_after is not None else 120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+            if kill_after is None:
+                raise
+            return None
+    return proc.returncode
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("seed", range(10))
+def test_a_killed_cli_import_resumes_with_a_complete_rejects_file(
+    served: tuple[FakeSmsServer, str], tmp_path: Path, seed: int
+) -> None:
+    fake, url = served
+    fake.reset()
+    rng = random.Random(1000 + seed)
+    count = 8000
+    target = fake.create_list(f"cli{seed}")
+    fake.set_faults(latency=0.002, rate_503=0.02, rate_drop=0.01, rate_drop_after=0.02)
+    rows = members(count)
+    source = tmp_path / "contacts.csv"
+    source.write_text(
+        "phone,name\n" + "".join(f"{r['phone']},{r.get('name', '')}\n" for r in rows), "utf-8"
+    )
+    rejects = tmp_path / "rejects.csv"
+    env = {
+        **os.environ,
+        "SMS_ASYNC_USER": USER,
+        "SMS_ASYNC_KEY": KEY,
+        "SMS_ASYNC_BASE_URL": url,
+        "SMS_ASYNC_TASK_BASE_URL": url,
+    }
+    args = [
+        "members", "import", str(target.contact_list_id), str(source),
+        "--journal", str(tmp_path / "import.journal"), "--rejects", str(rejects),
+        "--batch-size", "100", "--concurrency", "4",
+    ]  # fmt: skip
+    killed = 0
+    for _ in range(rng.randint(1, 3)):
+        killed += run_cli(env, args, rng.uniform(0.5, 1.5), tmp_path / "log") is None
+    code: int | None = 1
+    runs = 0
+    while code != 0:  # resume until nothing is left failed (dropped batches fail)
+        runs += 1
+        assert runs <= 20, (tmp_path / "log").read_text("utf-8", "replace")[-2000:]
+        code = run_cli(env, args, None, tmp_path / "log")
+    fake.clear_faults()
+    stored = Counter(m.phone for m in fake.members(f"cli{seed}"))
+    good = [r["phone"] for r in rows if not str(r["phone"]).startswith("bad")]
+    assert stored == Counter(good), "a phone stored twice, or not at all"
+    with rejects.open(encoding="utf-8") as handle:
+        rejected = [row["phone"] for row in csv.DictReader(handle)]
+    bad = [r["phone"] for r in rows if str(r["phone"]).startswith("bad")]
+    assert sorted(rejected) == sorted(bad)  # each rejected row once
+    assert sum(stored.values()) + len(rejected) == count

@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import attrs
@@ -300,6 +301,13 @@ def members() -> None:
     help="Encoding of a FILE without a byte-order mark, e.g. latin-1, cp1252, gbk.  "
     "[default: utf-8]",
 )
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Make the import crash-safe: record each batch in this file (SQLite); run the "
+    "same command again after a crash and it resumes where it stopped, sending no row "
+    "twice.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_settings
 def members_import(
@@ -312,12 +320,22 @@ def members_import(
     fmt: str | None,
     delimiter: str | None,
     encoding: str | None,
+    journal: Path | None,
     as_json: bool,
 ) -> None:
     """Import members from FILE (CSV or JSONL; - for stdin) into list LIST_ID.
 
     CSV: a header row with a phone column and optionally name (any case); every
     other column goes into vars. JSONL: one object per line with phone, name, vars.
+
+    Crash-safe imports: with --journal PATH, each batch is recorded before and
+    after its request. If the import is killed (a deploy, a crash, Ctrl-C), run
+    the same command again: it reads FILE again, skips the batches already
+    done, checks the ones that were in flight against the list, and sends the
+    rest; no row is sent twice. The --rejects file is written anew, complete.
+    Delete the journal once the import has finished. Without --journal, the
+    rejects file is flushed as each batch settles, so a kill loses at most the
+    batches in flight, but the import cannot be resumed.
     """
     try:
         fmt = input_format(file, fmt)
@@ -355,6 +373,7 @@ def members_import(
                 batch_size=batch_size,
                 concurrency=concurrency,
                 clock=progress.clock,  # the import starts here, for the rate
+                journal=journal,
             )
 
         summary = run(settings, work, **({"max_concurrency": concurrency} if concurrency else {}))
@@ -371,6 +390,11 @@ def members_import(
         stopped = plural(summary.rows, "row")
         click.echo(f"error: stopped after {stopped}: {summary.stopped}", err=True)
     if summary.failed_batches or summary.stopped is not None:
+        if journal is None:
+            click.echo(
+                "note: to make an import resumable after a crash, run it with --journal PATH",
+                err=True,
+            )
         sys.exit(EXIT_FAILED)
 
 

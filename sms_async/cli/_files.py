@@ -460,6 +460,11 @@ class RejectsWriter:
         if self._writer is not None:
             self._writer.writeheader()
 
+    def flush(self) -> None:
+        """Hand what was written to the operating system (a kill then loses none of it)."""
+        if self._handle is not None:
+            self._handle.flush()
+
     def write(self, row: Row | dict[str, str], reason: str) -> None:
         """Record one rejected row with its reason."""
         self.count += 1

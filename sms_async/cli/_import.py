@@ -7,13 +7,16 @@ memory does not grow with the file.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import attrs
 
 from .._client import AsyncSmsClient
 from .._errors import BulkAddAbortedError, may_have_been_acted_on
+from .._journal import ImportJournal
 from .._models import AddProgress, NewMember
 from ._files import RejectsWriter, Row
 
@@ -54,8 +57,15 @@ async def run_import(
     batch_size: int,
     concurrency: int | None,
     clock: Callable[[], float],
+    journal: Path | None = None,
 ) -> ImportSummary:
-    """Upload *rows* and account for every one of them."""
+    """Upload *rows* and account for every one of them.
+
+    With a *journal*, the import is crash-safe: run again with the same file and
+    journal, it resumes (settled batches are replayed from the journal, in doubt
+    ones checked against the list), and the rejects file, written anew, holds
+    every rejected row of the whole import once.
+    """
     started = clock()
     in_flight: dict[str, deque[Row]] = {}
     read = 0
@@ -94,18 +104,24 @@ async def run_import(
                     rejects.write(row, f"batch failed: {verdict}; {batch.error}")
                 elif left[member.phone] < api_invalid[member.phone]:
                     rejects.write(row, "invalid: rejected by the API")
+        rejects.flush()  # durable per batch: a kill loses at most the batches in flight
         on_update(read, progress.added, rejected_locally + progress.invalid, progress.failed)
 
     stopped: str | None = None
     try:
-        result = await client.members.add(
-            contact_list_id,
-            members(),
-            batch_size=batch_size,
-            concurrency=concurrency,
-            raise_on_error=False,
-            on_progress=settle,
-        )
+        async with contextlib.AsyncExitStack() as stack:
+            opened = None
+            if journal is not None:
+                opened = await stack.enter_async_context(ImportJournal(journal))
+            result = await client.members.add(
+                contact_list_id,
+                members(),
+                batch_size=batch_size,
+                concurrency=concurrency,
+                raise_on_error=False,
+                on_progress=settle,
+                journal=opened,
+            )
     except BulkAddAbortedError as exc:
         # A wrong key, no permission, the list gone, ...: the rest of the file is not
         # read; every row read so far is accounted for in exc.result.

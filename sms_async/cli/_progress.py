@@ -177,11 +177,14 @@ class ImportProgress:
             self._last_line = now
             self._console.print(self._plain_line(now), highlight=False, soft_wrap=True)
 
-    def _rows(self, sent: int) -> str:
-        """``18,018/20,000 rows``, ``1/1 row``; ``7 rows`` without a total."""
+    def _rows(self, sent: int, width: int = 0) -> str:
+        """``18,018/20,000 rows``, ``1/1 row``; ``7 rows`` without a total.
+
+        *width*: the least width of the rows read, spaces to the left.
+        """
         if self._total is None:
             return plural(sent, "row")
-        return f"{sent:,}/{plural(self._total, 'row')}"
+        return f"{sent:>{width},}/{plural(self._total, 'row')}"
 
     def _left(self, sent: int, elapsed: float) -> float | None:
         """Seconds left at the current rate, while the import runs and the total is known."""
@@ -205,11 +208,13 @@ class ImportProgress:
         sent, added, rejected, failed = self._counts
         elapsed = self._elapsed(now)
         left = self._left(sent, elapsed)
+        # numbers as wide as the total from the start: the line keeps its layout as they grow
+        digits = len(f"{self._total:,}") if self._total is not None else 0
         parts = [
             _Part(1, Text(self._label, style="bold")),
             _Part(8, None),
-            _Part(9, Text(self._rows(sent))),
-            _Part(4, Text(f"{added:,} added")),
+            _Part(9, Text(self._rows(sent, digits))),
+            _Part(4, Text(f"{added:>{digits},} added")),
             _Part(6, Text(f"{rejected:,} rejected", style="yellow" if rejected else "")),
             _Part(7, Text(f"{failed:,} failed", style="bold red" if failed else "")),
             _Part(3, Text(rate_text(sent, elapsed))),

@@ -260,8 +260,13 @@ class Members(Resource):
         of the list: the list's size (one small request) decides.
         """
         wanted = set(phones)
-        first = await self.list(contact_list_id, page_size=1).pages().__anext__()
-        if -(-first.total // DEFAULT_PAGE_SIZE) < len(wanted):
+        total = 0
+        async for page in self.list(contact_list_id, page_size=1).pages():
+            total = page.total
+            break
+        if total == 0:
+            return set()  # an empty list holds none of them
+        if -(-total // DEFAULT_PAGE_SIZE) < len(wanted):
             return {m.phone async for m in self.list(contact_list_id) if m.phone in wanted}
         return set(await self.lookup(contact_list_id, wanted))
 
