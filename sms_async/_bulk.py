@@ -71,13 +71,14 @@ class Resume:
     Attributes:
         journal: Where each batch's state goes, before and after its request.
         entries: The batches the journal already holds (empty for a new import).
-        reconcile: Checks an in-doubt batch against the list: returns how many of
-            its members are there already, and the ones to send.
+        reconcile: Checks the in-doubt batches against the list, all at once (one
+            export of the list may serve them all): for each batch, how many of its
+            members are there already, and the ones to send.
     """
 
     journal: ImportJournal
     entries: dict[int, JournalEntry]
-    reconcile: Callable[[list[Payload]], Awaitable[tuple[int, list[Payload]]]]
+    reconcile: Callable[[list[list[Payload]]], Awaitable[list[tuple[int, list[Payload]]]]]
 
 
 class _Account:
@@ -164,7 +165,11 @@ async def add_members(
         account.failed_members += len(members)
 
     async def run(
-        index: int, batch: list[Payload], *, in_doubt: bool = False, digest: str | None = None
+        index: int,
+        batch: list[Payload],
+        *,
+        reconciled: tuple[int, list[Payload]] | SmsError | None = None,
+        digest: str | None = None,
     ) -> None:
         """Send one batch (after a reconciliation, if it is in doubt); account for it."""
         try:
@@ -173,9 +178,10 @@ async def add_members(
             try:
                 if journal is not None:
                     digest = digest or fingerprint([member["phone"] for member in batch])
-                    if in_doubt:
-                        assert resume is not None
-                        already, to_send = await resume.reconcile(batch)
+                    if isinstance(reconciled, SmsError):
+                        raise reconciled  # the list could not be read to check the batch
+                    if reconciled is not None:
+                        already, to_send = reconciled
                     await journal.sending(index, digest, len(batch))
                 count, invalid = await send(to_send) if to_send else (0, [])
                 problem = check_answer(to_send, count, invalid)
@@ -294,10 +300,12 @@ async def add_members(
                         if not await replay(index, batch, entry):
                             deferred.append((index, batch, digest))
                     if index == last_journaled:
+                        assert resume is not None
+                        checks = await _reconcile(resume, [d for d in deferred if d[2]])
                         for late, held, known in deferred:
                             await slots.acquire()
                             group.create_task(
-                                run(late, held, in_doubt=known is not None, digest=known)
+                                run(late, held, reconciled=checks.get(late), digest=known)
                             )
                         deferred.clear()
                     continue
@@ -319,6 +327,19 @@ async def add_members(
     if raise_on_error and result.failed:
         raise BulkAddError(result)
     return result
+
+
+async def _reconcile(
+    resume: Resume, in_doubt: list[tuple[int, list[Payload], str | None]]
+) -> dict[int, tuple[int, list[Payload]] | SmsError]:
+    """Check every in-doubt batch against the list at once; a failure fails them all."""
+    if not in_doubt:
+        return {}
+    try:
+        found = await resume.reconcile([batch for _, batch, _ in in_doubt])
+    except SmsError as exc:
+        return {index: exc for index, _, _ in in_doubt}
+    return {index: result for (index, _, _), result in zip(in_doubt, found, strict=True)}
 
 
 def _mismatch(index: int) -> ConfigurationError:

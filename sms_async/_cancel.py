@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from types import TracebackType
 from typing import Any
 
 from ._constants import LOGGER_NAME
 
-__all__ = ["Background", "honour_cancellation", "is_cancelling"]
+__all__ = ["AsyncClosing", "Background", "honour_cancellation", "is_cancelling"]
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -87,3 +88,18 @@ class Background:
         _, late = await asyncio.wait(pending, timeout=seconds)
         for task in late:
             task.cancel()
+
+
+class AsyncClosing:
+    """``async with`` for an object with ``aclose()``: leaving the block closes it."""
+
+    async def aclose(self) -> None:
+        """Close the object."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

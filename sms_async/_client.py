@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import os
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from ._cancel import AsyncClosing
 from ._checks import integer, seconds
 from ._constants import (
     DEFAULT_BASE_URL,
@@ -37,7 +37,7 @@ from .resources import ContactLists, Members, Tasks
 __all__ = ["AsyncSmsClient"]
 
 
-class AsyncSmsClient:
+class AsyncSmsClient(AsyncClosing):
     """An asyncio client for the SMS contact-list API and its task API.
 
     Use it as an async context manager, or call ``aclose()`` when done:
@@ -216,14 +216,6 @@ class AsyncSmsClient:
                 "this AsyncSmsClient is closed; make a new one (a client cannot be reopened)"
             )
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _check_max_retries(value: object) -> None:

@@ -27,12 +27,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 import attrs
 
 from . import _errors
+from ._cancel import AsyncClosing
 from ._errors import ConfigurationError, SmsError
 
 __all__ = ["ImportJournal", "JournalEntry", "error_record", "fingerprint", "rebuild_error"]
@@ -123,7 +123,7 @@ class JournalEntry:
     failed_phones: list[str] | None = None
 
 
-class ImportJournal:
+class ImportJournal(AsyncClosing):
     """A durable journal of one import into one contact list (SQLite, WAL mode).
 
     Pass it to ``members.add(list_id, members, journal=journal)``. Run the same
@@ -153,14 +153,6 @@ class ImportJournal:
     async def __aenter__(self) -> ImportJournal:
         await self._run(self._open)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- off the event loop -----------------------------------------------------------
 

@@ -239,8 +239,9 @@ class RedisRateLimiter:
         rate: Requests per second, over all processes.
         burst: Requests that may go at once before the pacing starts (>= 1).
             In any one second at most ``rate + burst`` requests start.
-        on_redis_error, retry_redis_after, redis_timeout: What to do when Redis
-            cannot be reached, and when it counts as such (see the module's docs).
+        on_redis_error: ``"fail"`` or ``"local"`` when Redis cannot be reached.
+        retry_redis_after: Seconds on the local fallback before trying Redis again.
+        redis_timeout: Seconds any one Redis call may take (then: not reachable).
     """
 
     def __init__(
@@ -302,8 +303,9 @@ class RedisConcurrencyLimiter:
         key: The sorted set holding the leases; share it to share the limit.
         limit: Requests in flight at once, over all processes.
         lease: Seconds a slot outlives a worker that stopped renewing it.
-        on_redis_error, retry_redis_after, redis_timeout: What to do when Redis
-            cannot be reached, and when it counts as such (see the module's docs).
+        on_redis_error: ``"fail"`` or ``"local"`` when Redis cannot be reached.
+        retry_redis_after: Seconds on the local fallback before trying Redis again.
+        redis_timeout: Seconds any one Redis call may take (then: not reachable).
     """
 
     def __init__(

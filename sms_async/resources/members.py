@@ -203,10 +203,16 @@ class Members(Resource):
         if journal is not None:
             entries = await journal.start(contact_list_id, batch_size)
 
-            async def reconcile(batch: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
-                present = await self._present(contact_list_id, [m["phone"] for m in batch])
-                to_send = [member for member in batch if member["phone"] not in present]
-                return len(batch) - len(to_send), to_send
+            async def reconcile(
+                batches: list[list[dict[str, Any]]],
+            ) -> list[tuple[int, list[dict[str, Any]]]]:
+                phones = [member["phone"] for batch in batches for member in batch]
+                present = await self._present(contact_list_id, phones)
+                checked = []
+                for batch in batches:
+                    to_send = [member for member in batch if member["phone"] not in present]
+                    checked.append((len(batch) - len(to_send), to_send))
+                return checked
 
             resume = Resume(journal, entries, reconcile)
 

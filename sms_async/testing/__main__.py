@@ -19,7 +19,9 @@ from collections.abc import Sequence
 
 from ._clock import FakeClock
 from ._faults import FaultConfig
-from ._server import READY_PREFIX, FakeSmsServer, _config, base_url_of, bind_socket, load_uvicorn
+from ._loopback import READY_PREFIX, base_url_of, bind_socket, load_uvicorn, uvicorn_config
+from ._options import FakeOptions
+from ._server import FakeSmsServer
 
 __all__ = ["build_parser", "main"]
 
@@ -88,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_drop=args.rate_drop,
             rate_drop_after=args.rate_drop_after,
         )
-        fake = FakeSmsServer(
+        options = FakeOptions(
             args.user,
             args.key,
             seed=int(args.seed) if args.seed.lstrip("-").isdigit() else args.seed,
@@ -99,13 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
+    fake = FakeSmsServer(options=options)
     fake.set_faults(**{field: getattr(faults, field) for field in _FIELDS})
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    config = _config(
+    config = uvicorn_config(
         uvicorn,
         fake.asgi_app,
         {

@@ -18,7 +18,9 @@ import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ._service import MAX_BODY_BYTES, ConnectionDropped, FakeService, v1_error
+from ._rules import MAX_BODY_BYTES
+from ._service import ConnectionDropped, FakeService
+from ._wire import Request, too_large
 
 __all__ = ["FakeAsgiApp"]
 
@@ -66,7 +68,7 @@ class FakeAsgiApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                reply = v1_error(413, 413, "Request Entity Too Large")
+                reply = too_large()
                 await _respond(send, reply.status, reply.headers, reply.body, close=True)
                 return
             chunks.append(chunk)
@@ -77,11 +79,13 @@ class FakeAsgiApp:
         }
         try:
             reply = await self._service.serve(
-                scope["method"],
-                scope["path"],
-                scope.get("query_string", b""),
-                headers,
-                b"".join(chunks),
+                Request(
+                    scope["method"],
+                    scope["path"],
+                    scope.get("query_string", b""),
+                    headers,
+                    b"".join(chunks),
+                )
             )
         except ConnectionDropped:
             await _drop(receive, send)

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import importlib
-import select
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping
-from types import TracebackType
-from typing import IO, Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 import attrs
 import httpx
@@ -22,38 +13,22 @@ from .._client import AsyncSmsClient
 from .._constants import DEFAULT_TIMEOUT
 from ._asgi import FakeAsgiApp
 from ._clock import FakeClock
-from ._faults import FAULT_KINDS, ROUTES, FakeStats, FaultConfig
-from ._service import FAILED, FakeService, Sleep, StoredContactList, StoredMember, StoredTask
+from ._faults import FAULT_KINDS, FaultConfig
+from ._loopback import serve_app, serve_app_in_thread
+from ._options import FakeOptions
+from ._routes import check_route
+from ._rules import FAILED
+from ._service import FakeService
+from ._stats import FakeStats
+from ._store import StoredContactList, StoredMember, StoredTask
 from ._transport import FakeTransport
 
-__all__ = [
-    "FAKE_BASE_URL",
-    "FAKE_TASK_BASE_URL",
-    "FakeSmsServer",
-    "SpawnedServer",
-    "load_uvicorn",
-    "spawn_server",
-]
+__all__ = ["FAKE_BASE_URL", "FAKE_TASK_BASE_URL", "FakeSmsServer"]
 
 #: The v1 base URL of ``FakeSmsServer.client()`` (in-process: the host is never resolved).
 FAKE_BASE_URL: Final = "https://sms-v1.fake.test"
 #: The smsapi base URL of ``FakeSmsServer.client()``.
 FAKE_TASK_BASE_URL: Final = "https://smsapi.fake.test"
-
-#: The first line ``python -m sms_async.testing`` prints on stdout, then the URL.
-READY_PREFIX: Final = "sms_async.testing: serving on "
-
-_STARTUP_TIMEOUT = 30.0
-
-
-def load_uvicorn() -> Any:
-    """Import uvicorn, or raise ``ImportError`` saying which extra to install."""
-    try:
-        return importlib.import_module("uvicorn")
-    except ImportError as exc:
-        raise ImportError(
-            "the loopback fake server needs uvicorn: pip install 'sms-async[server]'"
-        ) from exc
 
 
 class FakeSmsServer:
@@ -72,70 +47,55 @@ class FakeSmsServer:
                 created = await client.contact_lists.create(contact_list_name="promo")
             assert fake.get_list("promo").member_count == 0
 
+    Its settings are a ``FakeOptions``: pass one as ``options=``, or pass its
+    fields here, ``FakeSmsServer("user", "key", seed=3, quirks=False)``; fields
+    given with ``options=`` replace that object's.
+
     Args:
-        sms_user: The one account's user.
-        sms_key: Its key (for Basic auth and the smsapi signature).
-        seed: Seeds the fault generators: one seed, one sequence of faults per route.
-        clock: The fake's clock; default: frozen at the current time, to the second.
-        quirks: Answer like the seed documents (list rows with ``contact_List_id``,
-            ``vars`` as a single-quoted string). ``False`` gives the clean forms
-            (``contact_list_id``, ``vars`` as a JSON object), to test a client on both.
-        allow_duplicate_phones: Store a phone already in the list again instead of
-            reporting it in ``invalid``.
-        task_start_delay: Seconds from creation to running for a task sent without
-            ``executeTime``.
-        task_duration: Seconds a task runs before it ends.
-        templates: The template ids that exist; ``None`` (default) accepts any integer.
-        sleep: The coroutine function used for injected latency (``asyncio.sleep``).
+        *args: ``sms_user`` and ``sms_key``, as ``FakeOptions`` takes them.
+        options: The fake's settings (``FakeOptions``); default: ``FakeOptions()``.
+        **fields: More fields of ``FakeOptions``: ``sms_user``, ``sms_key``, ``seed``,
+            ``clock``, ``quirks``, ``allow_duplicate_phones``, ``task_start_delay``,
+            ``task_duration``, ``templates``, ``sleep``.
+
+    Raises:
+        TypeError: For an unknown field, or *args* together with *options*.
+        ValueError: For a bad value (an empty user or key, a negative duration).
     """
 
-    def __init__(
-        self,
-        sms_user: str = "test-user",
-        sms_key: str = "test-key",
-        *,
-        seed: int | str = 0,
-        clock: FakeClock | None = None,
-        quirks: bool = True,
-        allow_duplicate_phones: bool = False,
-        task_start_delay: float = 1.0,
-        task_duration: float = 2.0,
-        templates: Collection[int] | None = None,
-        sleep: Sleep | None = None,
-    ) -> None:
-        self._service = FakeService(
-            sms_user,
-            sms_key,
-            seed=seed,
-            clock=clock,
-            quirks=quirks,
-            allow_duplicate_phones=allow_duplicate_phones,
-            task_start_delay=task_start_delay,
-            task_duration=task_duration,
-            templates=templates,
-            sleep=sleep,
-        )
+    def __init__(self, *args: Any, options: FakeOptions | None = None, **fields: Any) -> None:
+        if options is None:
+            options = FakeOptions(*args, **fields)
+        elif args:
+            raise TypeError("give sms_user and sms_key by name with options=")
+        elif fields:
+            options = attrs.evolve(options, **fields)
+        self._service = FakeService(options)
+        self._store = self._service.store
         self._transport = FakeTransport(self._service)
         self._asgi: FakeAsgiApp | None = None
         self._http_clients: list[httpx.AsyncClient] = []
 
     def __repr__(self) -> str:
-        return (
-            f"<FakeSmsServer user={self.sms_user!r} lists={len(self._service.lists)} "
-            f"tasks={len(self._service.tasks)}>"
-        )
+        lists, tasks = len(self._store.lists), len(self._store.tasks)
+        return f"<FakeSmsServer user={self.sms_user!r} lists={lists} tasks={tasks}>"
 
     # --- identity and front-ends ----------------------------------------------------------
 
     @property
+    def options(self) -> FakeOptions:
+        """The settings this fake was made with."""
+        return self._service.options
+
+    @property
     def sms_user(self) -> str:
         """The account's user."""
-        return self._service.sms_user
+        return self._service.options.sms_user
 
     @property
     def sms_key(self) -> str:
         """The account's key."""
-        return self._service.sms_key
+        return self._service.options.sms_key
 
     @property
     def base_url(self) -> str:
@@ -161,7 +121,7 @@ class FakeSmsServer:
 
     @property
     def service(self) -> FakeService:
-        """The core both front-ends share (``handle`` and ``serve`` take plain values)."""
+        """The core both front-ends share (``handle`` takes a request as plain values)."""
         return self._service
 
     @property
@@ -189,9 +149,7 @@ class FakeSmsServer:
         options.setdefault("sms_key", self.sms_key)
         options.setdefault("base_url", FAKE_BASE_URL)
         options.setdefault("task_base_url", FAKE_TASK_BASE_URL)
-        timeout = options.get("timeout", DEFAULT_TIMEOUT)
-        http = httpx.AsyncClient(transport=self._transport, timeout=timeout)
-        self._http_clients.append(http)
+        http = self._new_http_client(timeout=options.get("timeout", DEFAULT_TIMEOUT))
         return AsyncSmsClient(http_client=http, **options)
 
     def http_client(self, **options: Any) -> httpx.AsyncClient:
@@ -201,6 +159,9 @@ class FakeSmsServer:
         It is closed with the fake.
         """
         options.setdefault("base_url", FAKE_BASE_URL)
+        return self._new_http_client(**options)
+
+    def _new_http_client(self, **options: Any) -> httpx.AsyncClient:
         http = httpx.AsyncClient(transport=self._transport, **options)
         self._http_clients.append(http)
         return http
@@ -210,12 +171,7 @@ class FakeSmsServer:
     async def __aenter__(self) -> FakeSmsServer:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -251,7 +207,7 @@ class FakeSmsServer:
         if route is None:
             planner.default = attrs.evolve(planner.default, **changes)
             return planner.default
-        _check_route(route)
+        check_route(route)
         planner.per_route[route] = attrs.evolve(planner.config(route), **changes)
         return planner.per_route[route]
 
@@ -259,7 +215,7 @@ class FakeSmsServer:
         """Return the configuration in force for *route* (or the default)."""
         if route is None:
             return self._service.faults.default
-        _check_route(route)
+        check_route(route)
         return self._service.faults.config(route)
 
     def fail_next(self, route: str, *kinds: str) -> None:
@@ -274,7 +230,7 @@ class FakeSmsServer:
             *kinds: ``"429"``, ``"503"``, ``"drop"``, ``"drop_after"`` or ``"401"``
                 (see ``FaultKind``).
         """
-        _check_route(route)
+        check_route(route)
         for kind in kinds:
             if kind not in FAULT_KINDS:
                 raise ValueError(f"unknown fault {kind!r}; use one of {', '.join(FAULT_KINDS)}")
@@ -289,12 +245,12 @@ class FakeSmsServer:
     @property
     def contact_lists(self) -> list[StoredContactList]:
         """Every stored contact list, in id order."""
-        return list(self._service.lists.values())
+        return list(self._store.lists.values())
 
     @property
     def tasks(self) -> list[StoredTask]:
         """Every stored task, in id order."""
-        return list(self._service.tasks.values())
+        return list(self._store.tasks.values())
 
     def get_list(self, list_id_or_name: int | str) -> StoredContactList:
         """Return a stored list by id or name.
@@ -303,11 +259,11 @@ class FakeSmsServer:
             KeyError: When there is no such list.
         """
         if isinstance(list_id_or_name, int):
-            return self._service.lists[list_id_or_name]
-        for item in self._service.lists.values():
-            if item.contact_list_name == list_id_or_name:
-                return item
-        raise KeyError(list_id_or_name)
+            return self._store.lists[list_id_or_name]
+        item = self._store.list_named(list_id_or_name)
+        if item is None:
+            raise KeyError(list_id_or_name)
+        return item
 
     def members(self, list_id_or_name: int | str) -> list[StoredMember]:
         """Return the members stored in a list, in id order."""
@@ -319,7 +275,7 @@ class FakeSmsServer:
         Raises:
             KeyError: When there is no such task.
         """
-        return self._service.tasks[task_id]
+        return self._store.tasks[task_id]
 
     def create_list(
         self,
@@ -332,7 +288,7 @@ class FakeSmsServer:
         Members are dicts with ``phone`` and optionally ``name`` and ``vars``;
         they obey the same rules as the add endpoint (invalid ones are skipped).
         """
-        if any(item.contact_list_name == contact_list_name for item in self.contact_lists):
+        if self._store.list_named(contact_list_name) is not None:
             raise ValueError(f"a list named {contact_list_name!r} exists")
         item = self._service.create_list(contact_list_name, description)
         self._service.store_members(item, members)
@@ -357,241 +313,36 @@ class FakeSmsServer:
 
     def reset(self) -> None:
         """Forget every list, member, task, fault and counter (ids keep counting up)."""
-        self._service.lists.clear()
-        self._service.tasks.clear()
-        self._service.faults.clear()
-        self._service.stats.reset()
+        self._service.reset()
 
     # --- on a loopback port -----------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def serve(
+    def serve(
         self, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any
-    ) -> AsyncIterator[str]:
+    ) -> contextlib.AbstractAsyncContextManager[str]:
         """Serve this fake over HTTP on *host*:*port* in the running event loop.
 
-        Yields the base URL (``http://127.0.0.1:PORT``) once the server accepts
-        connections; both APIs live under it. Port 0 picks a free port. The
-        server stops when the block exits. Needs the ``server`` extra (uvicorn).
+        Use it as ``async with fake.serve() as url``: the block gets the base
+        URL (``http://127.0.0.1:PORT``) once the server accepts connections;
+        both APIs live under it. Port 0 picks a free port. The server stops
+        when the block exits. Needs the ``server`` extra (uvicorn).
 
         Args:
             host: The address to bind; keep it on loopback.
             port: The port; 0 for a free one.
             **uvicorn_options: More ``uvicorn.Config`` options (``access_log``, ...).
         """
-        uvicorn = load_uvicorn()
-        sock = bind_socket(host, port)
-        try:
-            server = uvicorn.Server(_config(uvicorn, self.asgi_app, uvicorn_options))
-            # Embedded: leave the process's signal handlers alone.
-            server.capture_signals = contextlib.nullcontext
-            task = asyncio.create_task(server.serve(sockets=[sock]))
-            try:
-                while not server.started:
-                    if task.done():
-                        task.result()
-                        raise RuntimeError("the fake server stopped while starting")
-                    await asyncio.sleep(0.001)
-                yield base_url_of(sock)
-            finally:
-                server.should_exit = True
-                await task
-        finally:
-            sock.close()
+        return serve_app(self.asgi_app, host, port, uvicorn_options)
 
-    @contextlib.contextmanager
     def serve_in_thread(
         self, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any
-    ) -> Iterator[str]:
+    ) -> contextlib.AbstractContextManager[str]:
         """Serve this fake over HTTP from a background thread with its own event loop.
 
-        For synchronous code (or a client that must not share the server's loop).
-        Yields the base URL once the server accepts connections, and stops the
-        server when the block exits. The fake's state is then changed from that
-        thread: read it, but do not change it, while requests are in flight.
+        For synchronous code (or a client that must not share the server's loop):
+        ``with fake.serve_in_thread() as url``. The block gets the base URL once
+        the server accepts connections, and the server stops when it exits. The
+        fake's state is then changed from that thread: read it, but do not
+        change it, while requests are in flight.
         """
-        uvicorn = load_uvicorn()
-        sock = bind_socket(host, port)
-        try:
-            server = uvicorn.Server(_config(uvicorn, self.asgi_app, uvicorn_options))
-            thread = threading.Thread(
-                target=server.run, kwargs={"sockets": [sock]}, name="sms-fake", daemon=True
-            )
-            thread.start()
-            try:
-                deadline = time.monotonic() + _STARTUP_TIMEOUT
-                while not server.started:
-                    if not thread.is_alive() or time.monotonic() > deadline:
-                        raise RuntimeError("the fake server did not start")
-                    time.sleep(0.001)
-                yield base_url_of(sock)
-            finally:
-                server.should_exit = True
-                thread.join(_STARTUP_TIMEOUT)
-        finally:
-            sock.close()
-
-
-def _check_route(route: str) -> None:
-    if route not in ROUTES:
-        raise ValueError(f"unknown route {route!r}; use one of {', '.join(ROUTES)}")
-
-
-def _config(uvicorn: Any, app: FakeAsgiApp, options: Mapping[str, Any]) -> Any:
-    settings: dict[str, Any] = {
-        "log_config": None,
-        "log_level": "warning",
-        "access_log": False,
-        "lifespan": "off",
-        "ws": "none",
-        "proxy_headers": False,
-        "server_header": False,
-        "timeout_graceful_shutdown": 5,
-    }
-    settings.update(options)
-    return uvicorn.Config(app, **settings)
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind and listen on *host*:*port* (0 for a free port), before the server starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP: asyncio only turns Nagle off (TCP_NODELAY) on accepted
-    # sockets whose proto says TCP; with 0 every keep-alive response waits ~40 ms.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def base_url_of(sock: socket.socket) -> str:
-    """The ``http://host:port`` URL of a bound socket."""
-    host, port = sock.getsockname()[:2]
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
-
-
-# --- a server in another process ----------------------------------------------------------------
-
-
-@attrs.frozen
-class SpawnedServer:
-    """A fake server running in a child process (see ``spawn_server``).
-
-    Attributes:
-        base_url: ``http://127.0.0.1:PORT``; both APIs live under it.
-        pid: The child's process id.
-    """
-
-    base_url: str
-    pid: int
-
-    def stats(self) -> dict[str, Any]:
-        """Fetch the child's counters (``GET /_fake/stats``, see ``FakeStats.as_dict``)."""
-        with httpx.Client(base_url=self.base_url) as http:
-            data: dict[str, Any] = http.get("/_fake/stats").raise_for_status().json()
-            return data
-
-
-@contextlib.contextmanager
-def spawn_server(
-    sms_user: str = "test-user",
-    sms_key: str = "test-key",
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    seed: int = 0,
-    faults: FaultConfig | None = None,
-    extra_args: Iterable[str] = (),
-    startup_timeout: float = _STARTUP_TIMEOUT,
-) -> Iterator[SpawnedServer]:
-    """Run ``python -m sms_async.testing`` in a child process for the block.
-
-    The child has its own interpreter, so a benchmark's client and the fake do
-    not share a CPU core or the GIL. Yields once the child accepts connections;
-    the child is terminated when the block exits. What the child prints after
-    its first line (an access log, with ``--access-log``) goes to ``sys.stdout``.
-    POSIX only (it waits on the child's pipe with ``select``).
-
-    Args:
-        sms_user: The account's user.
-        sms_key: Its key.
-        host: The address to bind; keep it on loopback.
-        port: The port; 0 for a free one.
-        seed: The fault seed.
-        faults: Faults for every route (``FaultConfig``).
-        extra_args: More command-line arguments (see ``--help``).
-        startup_timeout: Seconds to wait for the child to be ready.
-    """
-    args = [
-        sys.executable,
-        "-m",
-        "sms_async.testing",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--user",
-        sms_user,
-        "--key",
-        sms_key,
-        "--seed",
-        str(seed),
-        *fault_arguments(faults or FaultConfig()),
-        *extra_args,
-    ]
-    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as child:
-        output = child.stdout
-        assert output is not None
-        relay: threading.Thread | None = None
-        try:
-            ready, _, _ = select.select([output], [], [], startup_timeout)
-            line = output.readline() if ready else ""
-            if not line.startswith(READY_PREFIX):
-                raise RuntimeError(f"the fake server did not start (it said {line!r})")
-            # keep reading what the child prints (an access log), or its pipe fills up
-            relay = threading.Thread(target=_relay, args=(output,), daemon=True)
-            relay.start()
-            yield SpawnedServer(line[len(READY_PREFIX) :].strip(), child.pid)
-        finally:
-            child.terminate()
-            try:
-                child.wait(startup_timeout)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-            if relay is not None:
-                relay.join(startup_timeout)
-
-
-def _relay(output: IO[str]) -> None:
-    for line in output:
-        sys.stdout.write(line)
-
-
-def fault_arguments(config: FaultConfig) -> list[str]:
-    """The command-line flags that give every route *config*."""
-    args = [
-        "--latency",
-        repr(config.latency),
-        "--latency-jitter",
-        repr(config.latency_jitter),
-        "--rate-429",
-        repr(config.rate_429),
-        "--rate-503",
-        repr(config.rate_503),
-        "--rate-drop",
-        repr(config.rate_drop),
-        "--rate-drop-after",
-        repr(config.rate_drop_after),
-    ]
-    if config.retry_after is None:
-        args.append("--no-retry-after")
-    else:
-        args += ["--retry-after", repr(config.retry_after)]
-    return args
+        return serve_app_in_thread(self.asgi_app, host, port, uvicorn_options)

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 
 from ._service import ConnectionDropped, FakeService
+from ._wire import Request
 
 __all__ = ["FakeTransport"]
 
@@ -42,7 +43,7 @@ class FakeTransport(httpx.AsyncBaseTransport):
         try:
             async with asyncio.timeout(read_timeout):
                 reply = await self._service.serve(
-                    request.method, request.url.path, request.url.query, headers, body
+                    Request(request.method, request.url.path, request.url.query, headers, body)
                 )
         except ConnectionDropped:
             raise httpx.RemoteProtocolError(

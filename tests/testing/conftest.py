@@ -1,7 +1,8 @@
-"""Fixtures for the fake's own tests: raw HTTP through both front-ends."""
+"""Fixtures and helpers for the fake's own tests: raw HTTP through both front-ends."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import attrs
 import httpx
 import pytest
+from hypothesis import strategies as st
 
-from sms_async import sign_params
+from sms_async import NewMember, sign_params
 from sms_async.testing import FakeClock, FakeSmsServer
 
 USER = "test-user"
@@ -21,6 +23,7 @@ V1_TIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0800"
 TASK_TIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
 SEND = "/smsapi/sendContactListTask"
 QUERY = "/smsapi/queryContactListTask"
+LISTS = "/v1/contact_lists"
 
 
 def signed(params: Mapping[str, str], *, key: str = KEY, method: str = "md5") -> dict[str, str]:
@@ -79,7 +82,7 @@ async def api(
     """Raw httpx to a fresh fake: in-process (transport) and over 127.0.0.1 (loopback)."""
     if request.param == "transport":
         fake = FakeSmsServer(USER, KEY, clock=FakeClock(T0))
-        http = httpx.AsyncClient(transport=fake.transport, base_url="http://fake.test")
+        http = fake.http_client(base_url="http://fake.test")
     else:
         fake, url = threaded_fake
         fake.reset()
@@ -93,3 +96,65 @@ async def api(
 async def fake() -> AsyncIterator[FakeSmsServer]:
     async with FakeSmsServer(USER, KEY, clock=FakeClock(T0)) as server:
         yield server
+
+
+def task_params(**overrides: str) -> dict[str, str]:
+    params = {
+        "contactListName": "test",
+        "taskName": "campaign",
+        "senderName": "sendcloud",
+        "templateId": "999",
+    }
+    params.update(overrides)
+    return params
+
+
+async def lists(api: Api) -> None:
+    api.fake.create_list("test", members=[{"phone": f"+86{i}"} for i in range(4)])
+    api.fake.create_list("other", members=[{"phone": "+1"}])
+
+
+def raw(fake: FakeSmsServer) -> httpx.AsyncClient:
+    return fake.http_client(base_url="http://fake.test", auth=(USER, KEY))
+
+
+async def outcome(
+    http: httpx.AsyncClient, method: str = "GET", path: str = LISTS, **kwargs: Any
+) -> str:
+    try:
+        response = await http.request(method, path, **kwargs)
+    except httpx.RemoteProtocolError:
+        return "dropped"
+    return str(response.status_code)
+
+
+async def raw_exchange(url: str, request: bytes) -> bytes:
+    """Send bytes on a fresh TCP connection and read until the server closes it."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+def people(n: int, start: int = 0) -> list[NewMember]:
+    return [
+        NewMember(f"+86138{i:08d}", name=f"p{i}", vars={"i": str(i)})
+        for i in range(start, start + n)
+    ]
+
+
+json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=20)
+
+
+json_values = st.recursive(
+    json_scalars | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)

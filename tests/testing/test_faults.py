@@ -1,4 +1,4 @@
-"""Fault injection, latency and stats: seeded, per route, scripted."""
+"""Fault injection and latency: seeded, per route, scripted."""
 
 from __future__ import annotations
 
@@ -13,25 +13,7 @@ from hypothesis import strategies as st
 
 from sms_async.testing import ROUTES, FakeSmsServer, FaultConfig
 
-from .conftest import KEY, USER, Api
-
-LISTS = "/v1/contact_lists"
-
-
-def raw(fake: FakeSmsServer) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=fake.transport, base_url="http://fake.test", auth=(USER, KEY)
-    )
-
-
-async def outcome(
-    http: httpx.AsyncClient, method: str = "GET", path: str = LISTS, **kwargs: Any
-) -> str:
-    try:
-        response = await http.request(method, path, **kwargs)
-    except httpx.RemoteProtocolError:
-        return "dropped"
-    return str(response.status_code)
+from .conftest import KEY, LISTS, USER, Api, outcome, raw
 
 
 async def test_429_carries_retry_after(api: Api) -> None:
@@ -216,86 +198,3 @@ async def test_latency_is_slept_per_request() -> None:
     assert delays[:3] == [0.25, 0.25, 0.25]
     assert 1.0 <= delays[3] <= 1.5
     assert fake.stats.total_delay == pytest.approx(sum(delays))
-
-
-async def test_latency_longer_than_the_read_timeout_times_out() -> None:
-    never = asyncio.Event()
-
-    async def stuck(delay: float) -> None:
-        if delay:
-            await never.wait()
-
-    fake = FakeSmsServer(sleep=stuck)
-    fake.set_faults("contact_lists.list", latency=3600)
-    async with httpx.AsyncClient(
-        transport=fake.transport, base_url="http://fake.test", timeout=httpx.Timeout(5, read=0.01)
-    ) as http:
-        with pytest.raises(httpx.ReadTimeout):
-            await http.get(LISTS, auth=(USER, KEY))
-    assert fake.stats.in_flight == 0
-
-
-async def test_max_in_flight_counts_overlapping_requests() -> None:
-    arrived = 0
-    everyone = asyncio.Event()
-
-    async def barrier(delay: float) -> None:
-        nonlocal arrived
-        arrived += 1
-        if arrived == 5:
-            everyone.set()
-        await everyone.wait()
-
-    fake = FakeSmsServer(sleep=barrier)
-    async with raw(fake) as http:
-        responses = await asyncio.gather(*(http.get(LISTS) for _ in range(5)))
-        assert fake.stats.in_flight == 0
-        await http.get(LISTS)
-    assert [r.status_code for r in responses] == [200] * 5
-    assert fake.stats.max_in_flight == 5
-    fake.stats.reset()
-    assert (fake.stats.max_in_flight, fake.stats.total_requests) == (0, 0)
-
-
-async def test_member_batches_record_processed_adds_only(fake: FakeSmsServer) -> None:
-    item = fake.create_list("b")
-    path = f"{LISTS}/{item.contact_list_id}/members"
-    fake.fail_next("members.add", "503", "drop", "drop_after")
-    async with raw(fake) as http:
-        for size in (3, 4, 5, 6):
-            await outcome(
-                http,
-                "POST",
-                path,
-                json={"members": [{"phone": f"+{size}{i}"} for i in range(size)]},
-            )
-    assert fake.stats.member_batches == [5, 6]
-    assert fake.stats.members_received == 11
-    assert fake.stats.requests["members.add"] == 4
-    assert item.member_count == 11
-
-
-async def test_unmatched_requests_are_counted_without_faults(fake: FakeSmsServer) -> None:
-    fake.set_faults(rate_503=1.0)
-    async with raw(fake) as http:
-        assert (await http.get("/nowhere")).status_code == 404
-    assert fake.stats.requests["unmatched"] == 1
-    assert fake.stats.faults == {}
-
-
-async def test_stats_endpoint_is_not_counted(api: Api) -> None:
-    await api.v1("GET", LISTS)
-    data = (await api.http.get("/_fake/stats")).json()
-    assert data["requests"] == {"contact_lists.list": 1}
-    assert data["statuses"] == {"200": 1}
-    assert data["max_in_flight"] == 1
-    assert api.fake.stats.total_requests == 1
-
-
-async def test_a_closed_fake_refuses_connections() -> None:
-    fake = FakeSmsServer()
-    http = fake.http_client()
-    await fake.aclose()
-    with pytest.raises(httpx.ConnectError):
-        await fake.transport.handle_async_request(httpx.Request("GET", "http://x/v1/contact_lists"))
-    assert http.is_closed

@@ -43,8 +43,8 @@ async def test_each_test_gets_a_fresh_fake(sms_fake: FakeSmsServer) -> None:
 @pytest.mark.sms_fake(sms_user="alice", sms_key="k", quirks=False, seed=5)
 async def test_the_marker_configures_the_fake(sms_fake: FakeSmsServer) -> None:
     assert (sms_fake.sms_user, sms_fake.sms_key) == ("alice", "k")
-    assert sms_fake.service.quirks is False
-    assert sms_fake.service.faults.seed == 5
+    assert sms_fake.options.quirks is False
+    assert sms_fake.options.seed == 5
 
 
 def docs_example() -> str:

@@ -1,34 +1,17 @@
-"""The smsapi of the fake, checked against API.md with raw HTTP (both front-ends)."""
+"""The ``tasks`` endpoints of the smsapi, checked against API.md with raw HTTP (both front-ends)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
 
-from sms_async import sign_params
+from sms_async import APIConnectionError, TaskStatus, sign_params
 from sms_async.testing import FakeSmsServer
 
-from .conftest import CST, KEY, QUERY, SEND, TASK_TIME, USER, Api
-
-
-def task_params(**overrides: str) -> dict[str, str]:
-    params = {
-        "contactListName": "test",
-        "taskName": "campaign",
-        "senderName": "sendcloud",
-        "templateId": "999",
-    }
-    params.update(overrides)
-    return params
-
-
-async def lists(api: Api) -> None:
-    api.fake.create_list("test", members=[{"phone": f"+86{i}"} for i in range(4)])
-    api.fake.create_list("other", members=[{"phone": "+1"}])
+from .conftest import CST, KEY, QUERY, SEND, TASK_TIME, USER, Api, lists, task_params
 
 
 @pytest.mark.parametrize("http_method", ["POST", "GET"])
@@ -65,55 +48,6 @@ async def test_send_task_envelope(api: Api, http_method: str, sign: str) -> None
         999,
     )
     assert api.fake.get_task(task["taskId"]).member_count == 4
-
-
-async def test_signature_is_checked_over_the_documented_string(api: Api) -> None:
-    await lists(api)
-    params = {"smsUser": USER, **task_params()}
-    # the rule, written out: KEY&sorted name=value pairs, unencoded&KEY
-    text = KEY + "&" + "&".join(f"{k}={params[k]}" for k in sorted(params)) + "&" + KEY
-    for digest in (
-        hashlib.md5(text.encode()).hexdigest(),
-        hashlib.sha256(text.encode()).hexdigest().upper(),
-    ):
-        response = await api.http.post(SEND, data={**params, "signature": digest})
-        assert response.json()["result"] is True
-    assert len(api.fake.tasks) == 2
-
-
-@pytest.mark.parametrize(
-    ("tamper", "status_code"),
-    [
-        ({"signature": "0" * 32}, 422),
-        ({"taskName": "changed-after-signing"}, 422),
-        ({"signature": ""}, 421),
-        ({"smsUser": "nobody"}, 471),
-        ({"smsUser": ""}, 472),
-    ],
-)
-async def test_auth_failures_are_result_false_with_http_200(
-    api: Api, tamper: dict[str, str], status_code: int
-) -> None:
-    await lists(api)
-    data = {"smsUser": USER, **task_params()}
-    data["signature"] = sign_params(data, KEY)
-    data.update(tamper)
-    for path in (SEND, QUERY):
-        response = await api.http.post(path, data=data)
-        assert response.status_code == 200
-        body = response.json()
-        assert body["result"] is False
-        assert body["statusCode"] == status_code
-        assert isinstance(body["message"], str)
-    assert api.fake.tasks == []
-
-
-async def test_a_signature_made_with_another_key_is_wrong(api: Api) -> None:
-    await lists(api)
-    data = {"smsUser": USER, **task_params()}
-    data["signature"] = sign_params(data, "not-the-key", "sha256")
-    body = (await api.http.post(SEND, data=data)).json()
-    assert (body["result"], body["statusCode"]) == (False, 422)
 
 
 async def test_several_lists_sum_their_members(api: Api) -> None:
@@ -217,26 +151,6 @@ async def test_query_errors(api: Api, task_id: str, status_code: int) -> None:
     assert (body["result"], body["statusCode"]) == (False, status_code)
 
 
-async def test_timestamp_is_signed_and_must_be_near_server_time(api: Api) -> None:
-    await lists(api)
-    now_ms = int(api.fake.clock.now().timestamp() * 1000)
-    near = (await api.smsapi(SEND, task_params(timestamp=str(now_ms - 59_000)))).json()
-    assert near["result"] is True
-    for stale in (str(now_ms - 61_000), str(now_ms + 61_000), "soon"):
-        body = (await api.smsapi(SEND, task_params(timestamp=stale))).json()
-        assert (body["result"], body["statusCode"]) == (False, 461)
-
-
-async def test_post_reads_query_and_form_and_ignores_json(api: Api) -> None:
-    await lists(api)
-    data = {"smsUser": USER, **task_params()}
-    data["signature"] = sign_params(data, KEY)
-    as_json = (await api.http.post(SEND, json=data)).json()
-    assert (as_json["result"], as_json["statusCode"]) == (False, 472)
-    in_query = (await api.http.post(SEND, params=data)).json()
-    assert in_query["result"] is True
-
-
 async def test_only_known_templates_when_templates_are_given() -> None:
     fake = FakeSmsServer(templates={7})
     fake.create_list("test")
@@ -249,3 +163,32 @@ async def test_only_known_templates_when_templates_are_given() -> None:
         if not expected:
             assert body["statusCode"] == 431
     assert len(fake.tasks) == 1
+
+
+async def test_a_task_is_created_once_despite_a_lost_response(fake: FakeSmsServer) -> None:
+    fake.create_list("l")
+    fake.fail_next("tasks.send", "drop_after")
+    async with fake.client(max_retries=5) as client:
+        with pytest.raises(APIConnectionError, match="RemoteProtocolError"):
+            await client.tasks.send(
+                contact_list_name="l", task_name="t", template_id=1, sender_name="s"
+            )
+    assert len(fake.tasks) == 1
+
+
+async def test_execute_time_round_trips_on_the_api_clock(fake: FakeSmsServer) -> None:
+    fake.create_list("later")
+    when = datetime(2024, 5, 20, 8, 0, tzinfo=CST)
+    async with fake.client() as client:
+        task = await client.tasks.send(
+            contact_list_name="later",
+            task_name="t",
+            template_id=1,
+            sender_name="s",
+            execute_time=when,
+        )
+        assert fake.get_task(task.task_id).start_time == when
+        fake.clock.set(when - timedelta(seconds=1))
+        assert (await client.tasks.get(task.task_id)).status is TaskStatus.WAITING
+        fake.clock.set(when)
+        assert (await client.tasks.get(task.task_id)).status is TaskStatus.RUNNING
