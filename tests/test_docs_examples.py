@@ -324,14 +324,16 @@ def cli_page_run(
 
 
 @pytest.mark.timeout(300)  # the first test runs the whole page
-@pytest.mark.parametrize("block", _shell_blocks(), ids=lambda block: f"cli.md:{block.line}")
+@pytest.mark.parametrize(
+    "block",
+    # Blocks marked not-run (with their reason, checked above) and blocks of
+    # nothing but pip lines (installing is not the example) are not collected.
+    [b for b in _shell_blocks() if b.skip is None and _script(b)],
+    ids=lambda block: f"cli.md:{block.line}",
+)
 def test_the_shell_examples_of_the_cli_page_run(
     block: Block, request: pytest.FixtureRequest
 ) -> None:
-    if block.skip is not None:
-        pytest.skip(block.skip)  # not-run, with its reason, as the page says
-    if not _script(block):
-        pytest.skip("nothing but pip lines: installing is not the example")
     done = request.getfixturevalue("cli_page_run")[block.line]
     assert done.returncode == block.exits, (
         f"cli.md:{block.line} exited {done.returncode}:\n{done.stdout}{done.stderr}"
