@@ -58,7 +58,6 @@ async def test_with_options_shares_the_pool_and_limits(router: respx.MockRouter)
         quick = client.with_options(timeout=2, max_retries=0)
         assert (quick.max_retries, client.max_retries) == (0, 3)
         assert quick.timeout == httpx.Timeout(2.0)
-        assert quick._transport._http is client._transport._http  # one pool
         with pytest.raises(Exception, match="503"):
             await quick.contact_lists.delete(1)  # no retry on the derived client
         assert await client.contact_lists.delete(1) == 1
@@ -117,3 +116,17 @@ async def test_a_closed_client_sends_nothing_even_on_an_http_client_left_open() 
             await client.contact_lists.delete(target.contact_list_id)
         assert caught.value.request_sent is False
         assert fake.stats.total_requests == 0
+
+
+async def test_with_options_uses_the_same_connection_pool() -> None:
+    from sms_async import APIConnectionError
+    from sms_async.testing import FakeSmsServer
+
+    async with FakeSmsServer() as fake, httpx.AsyncClient(transport=fake.transport) as http:
+        client = AsyncSmsClient(fake.sms_user, fake.sms_key, http_client=http, base_url=BASE)
+        quick = client.with_options(max_retries=0)
+        target = fake.create_list("pool")
+        assert await quick.contact_lists.delete(target.contact_list_id) == 1
+        await http.aclose()  # the one pool both clients use
+        with pytest.raises(APIConnectionError, match="closed"):
+            await quick.contact_lists.delete(1)
