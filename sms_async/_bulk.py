@@ -193,18 +193,21 @@ async def add_members(
                     await journal.added(index, already + count, invalid)
             except SmsError as exc:
                 members = _to_members(to_send)
-                fail(index, members, exc, None)
+                # A batch in doubt that could not be checked stays in doubt, whatever
+                # the check's own error says about the check's request.
+                stored = True if exc is reconciled else may_have_been_acted_on(exc)
+                fail(index, members, exc, stored)
                 account.added += already
                 if journal is not None:
                     await journal.failed(
                         index,
                         error_record(exc),
-                        may_have_been_acted_on(exc),
+                        stored,
                         added=already,
                         failed_phones=[m.phone for m in members] if to_send is not batch else None,
                     )
                 if on_progress is not None:
-                    outcome = BatchOutcome(members, already, error=exc)
+                    outcome = BatchOutcome(members, already, error=exc, maybe_stored=stored)
                 if is_fatal is not None and is_fatal(exc) and not stop:
                     reason = f"stopped at {type(exc).__name__}, which every later batch would meet"
                     stop.append((exc, reason))
@@ -243,7 +246,7 @@ async def add_members(
             account.added += entry.added
             members = _to_members(failed)
             fail(index, members, error, False)
-            outcome = BatchOutcome(members, entry.added, error=error)
+            outcome = BatchOutcome(members, entry.added, error=error, maybe_stored=False)
         else:
             return False  # sending when the process died, or failed and maybe stored
         await guarded_report(outcome if on_progress is not None else None)

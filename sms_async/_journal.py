@@ -166,12 +166,22 @@ class ImportJournal(AsyncClosing):
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            self._db = db
+            problem: str
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+            except (OSError, sqlite3.Error) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                self._db = db
+                return db
+            raise ConfigurationError(
+                f"cannot use {str(self.path)!r} as an import journal ({problem}): "
+                "give the path of a new file, or of a journal this SDK wrote"
+            )
         return self._db
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:

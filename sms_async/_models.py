@@ -198,12 +198,20 @@ class BatchOutcome:
         count: Members the API added (0 when the batch failed).
         invalid: Phones the API rejected.
         error: Why the batch failed, or ``None`` when the API answered.
+        maybe_stored: For a failed batch, whether it may be stored (as
+            ``FailedBatch.maybe_stored``); ``False`` when the API answered.
     """
 
     members: list[NewMember]
     count: int = 0
     invalid: list[str] = attrs.field(factory=list)
     error: SmsError | None = None
+    maybe_stored: bool = attrs.field(
+        default=attrs.Factory(
+            lambda self: self.error is not None and may_have_been_acted_on(self.error),
+            takes_self=True,
+        )
+    )
 
 
 @attrs.frozen

@@ -257,3 +257,45 @@ def test_a_killed_cli_import_resumes_with_a_complete_rejects_file(
     bad = [r["phone"] for r in rows if str(r["phone"]).startswith("bad")]
     assert sorted(rejected) == sorted(bad)  # each rejected row once
     assert sum(stored.values()) + len(rejected) == count
+
+
+async def test_in_doubt_batches_that_cannot_be_checked_stay_maybe_stored(tmp_path: Path) -> None:
+    rows = members(2000)
+    async with FakeSmsServer(allow_duplicate_phones=True) as fake:
+        target = fake.create_list("unchecked")
+        fake.set_faults(latency=0.002)
+        async with fake.client() as client:
+            async with ImportJournal(tmp_path / "j") as journal:
+                upload = asyncio.ensure_future(
+                    client.members.add(
+                        target.contact_list_id, rows, batch_size=100, journal=journal
+                    )
+                )
+                while len(fake.stats.member_batches) < 3:  # noqa: ASYNC110 - a kill point
+                    await asyncio.sleep(0.001)
+                upload.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await upload
+            # The list cannot be read (503, not retried): the batches in doubt stay in doubt.
+            fake.set_faults("members.list", rate_503=1.0)
+            async with ImportJournal(tmp_path / "j") as journal:
+                result = await client.members.add(
+                    target.contact_list_id,
+                    rows,
+                    batch_size=100,
+                    journal=journal,
+                    raise_on_error=False,
+                )
+                assert result.failed
+                assert all(batch.maybe_stored for batch in result.failed)
+                entries = [e for e in await journal.entries() if e.state == "failed"]
+                assert entries
+                assert all(entry.maybe_stored for entry in entries)
+
+
+async def test_a_path_that_is_not_a_journal_is_a_configuration_error(tmp_path: Path) -> None:
+    bad = tmp_path / "not-sqlite"
+    bad.write_text("this is not a database\n" * 100)
+    with pytest.raises(ConfigurationError, match=r"cannot use .* as an import journal"):
+        async with ImportJournal(bad):
+            pass

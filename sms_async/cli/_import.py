@@ -15,7 +15,7 @@ from pathlib import Path
 import attrs
 
 from .._client import AsyncSmsClient
-from .._errors import BulkAddAbortedError, may_have_been_acted_on
+from .._errors import BulkAddAbortedError
 from .._journal import ImportJournal
 from .._models import AddProgress, NewMember
 from ._files import RejectsWriter, Row
@@ -98,7 +98,7 @@ async def run_import(
                 if batch.error is not None:
                     verdict = (
                         "may be stored: check before sending again"
-                        if may_have_been_acted_on(batch.error)
+                        if batch.maybe_stored
                         else "not sent: send again"
                     )
                     rejects.write(row, f"batch failed: {verdict}; {batch.error}")
