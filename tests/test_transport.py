@@ -28,7 +28,7 @@ from sms_async import (
     SmsError,
 )
 from sms_async._answers import parse_retry_after
-from sms_async._transport import backoff
+from sms_async._policy import backoff
 
 from .conftest import BASE, KEY, TASK_BASE, USER
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from .._transport import set_retry_wait_scale
+from .._policy import set_retry_wait_scale
 
 __all__ = ["instant_retries"]
 
