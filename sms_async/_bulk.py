@@ -257,6 +257,7 @@ async def add_members(
     entries = resume.entries if resume is not None else {}
     last_journaled = max(entries, default=-1)
     deferred: list[tuple[int, list[Payload], str | None]] = []
+    unsent: list[tuple[int, list[Payload], str | None]] = []
     try:
         async with asyncio.TaskGroup() as group:
             batches = 0
@@ -285,6 +286,11 @@ async def add_members(
                     reader.done = True
                     if not stop:
                         stop.append((exc, f"the input raised {type(exc).__name__}"))
+                    if journal is not None and batch:
+                        # Journaled batches are whole ones: this one is read again, in
+                        # full, by the next run; here it is reported, not sent.
+                        unsent.append((batches, batch, None))
+                        batch = []
                 if batch:
                     index, batches = batches, batches + 1
                     if index > last_journaled:
@@ -305,8 +311,12 @@ async def add_members(
                     if index == last_journaled:
                         assert resume is not None
                         checks = await _reconcile(resume, [d for d in deferred if d[2]])
-                        for late, held, known in deferred:
+                        for position, (late, held, known) in enumerate(deferred):
                             await slots.acquire()
+                            if stop:  # a fatal error: the rest is reported, not sent
+                                slots.release()
+                                unsent.extend(deferred[position:])
+                                break
                             group.create_task(
                                 run(late, held, reconciled=checks.get(late), digest=known)
                             )
@@ -323,6 +333,11 @@ async def add_members(
         if len(errors.exceptions) == 1:
             raise errors.exceptions[0] from None
         raise
+    # 1: batches read (or held back) but not sent because the upload stopped: a batch
+    # in doubt may be stored; the others were never sent. Not journaled: the next run
+    # checks or sends them.
+    for late, held, known in [*unsent, *deferred]:
+        fail(late, _to_members(held), _NOT_SENT_ERROR, known is not None)
     result = account.result()
     if stop:
         cause, reason = stop[0]
@@ -343,6 +358,10 @@ async def _reconcile(
     except SmsError as exc:
         return {index: exc for index, _, _ in in_doubt}
     return {index: result for (index, _, _), result in zip(in_doubt, found, strict=True)}
+
+
+#: The error of a batch the upload stopped before sending (see the abort's cause).
+_NOT_SENT_ERROR = SmsError("not sent: the upload stopped first (see BulkAddAbortedError's cause)")
 
 
 def _mismatch(index: int) -> ConfigurationError:

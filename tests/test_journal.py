@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sms_async import ConfigurationError, ImportJournal
+from sms_async import BulkAddAbortedError, ConfigurationError, ImportJournal
 from sms_async.testing import FakeSmsServer
 
 from .journal_worker import KEY, USER, members, phones
@@ -299,3 +299,45 @@ async def test_a_path_that_is_not_a_journal_is_a_configuration_error(tmp_path: P
     with pytest.raises(ConfigurationError, match=r"cannot use .* as an import journal"):
         async with ImportJournal(bad):
             pass
+
+
+async def test_an_input_that_raises_leaves_a_journal_that_resumes(tmp_path: Path) -> None:
+    rows = members(450)
+
+    def broken() -> Iterator[dict[str, str]]:
+        yield from rows[:250]  # two whole batches and half of the third
+        raise OSError("the file went away")
+
+    async with FakeSmsServer(allow_duplicate_phones=True) as fake:
+        target = fake.create_list("broken")
+        async with fake.client() as client, ImportJournal(tmp_path / "j") as journal:
+            with pytest.raises(BulkAddAbortedError) as caught:
+                await client.members.add(
+                    target.contact_list_id, broken(), batch_size=100, journal=journal
+                )
+            first = caught.value.result
+            read = first.count + len(first.invalid) + len(first.failed_members)
+            assert read == 250  # every member read is accounted for
+            assert [b.maybe_stored for b in first.failed] == [False]  # the half batch: unsent
+            again = await client.members.add(
+                target.contact_list_id, rows, batch_size=100, journal=journal
+            )
+        stored = Counter(m.phone for m in fake.members("broken"))
+    good = [r["phone"] for r in rows if not r["phone"].startswith("bad")]
+    assert stored == Counter(good)
+    assert again.count == len(good)
+
+
+async def test_a_failed_lookup_leaves_no_request_running() -> None:
+    async with FakeSmsServer() as fake:
+        target = fake.create_list("looked", members=[{"phone": f"+1555{i:07d}"} for i in range(40)])
+        fake.set_faults("members.list", rate_503=1.0)
+        before = len(asyncio.all_tasks())
+        async with fake.client(max_retries=0) as client:
+            from sms_async import ServerError
+
+            with pytest.raises(ServerError):
+                await client.members.lookup(
+                    target.contact_list_id, [f"+1555{i:07d}" for i in range(40)]
+                )
+            assert len(asyncio.all_tasks()) <= before

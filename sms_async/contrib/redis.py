@@ -367,7 +367,11 @@ class RedisConcurrencyLimiter:
             raise
         renewer.cancel()
         self._fallback.background.adopt(renewer)
-        await self._give_back(token)
+        try:
+            await self._give_back(token)
+        except BaseException:  # cancelled while giving back: finish in the background
+            self._give_back_later(token)
+            raise
 
     async def drain(self) -> None:
         """Wait (up to ``redis_timeout``) for leases being given back in the background.

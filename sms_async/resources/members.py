@@ -256,7 +256,12 @@ class Members(Resource):
                     return member
             return None
 
-        found = await asyncio.gather(*(find(phone) for phone in wanted))
+        try:
+            async with asyncio.TaskGroup() as group:  # one fails: the others are cancelled
+                tasks = [group.create_task(find(phone)) for phone in wanted]
+        except BaseExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        found = (task.result() for task in tasks)
         return {member.phone: member for member in found if member is not None}
 
     async def _present(self, contact_list_id: int, phones: Sequence[str]) -> set[str]:

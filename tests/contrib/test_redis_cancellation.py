@@ -231,3 +231,34 @@ def test_redis_timeout_must_be_positive() -> None:
         RedisRateLimiter(redis, "k", 10, redis_timeout=0)
     with pytest.raises(ConfigurationError, match="redis_timeout"):
         RedisConcurrencyLimiter(redis, "k", 2, redis_timeout=-1)
+
+
+class SlowGiveBack(Redis):
+    """A Redis client whose ZREM takes a while: time for a cancellation to land in it."""
+
+    async def zrem(self, name: Any, *values: Any) -> Any:
+        await asyncio.sleep(0.05)
+        return await super().zrem(name, *values)
+
+
+async def test_a_cancellation_during_a_normal_give_back_still_gives_the_lease_back(
+    redis_server: RedisProcess,
+) -> None:
+    redis = SlowGiveBack(host="127.0.0.1", port=redis_server.port)
+    limiter = RedisConcurrencyLimiter(redis, "t:giveback", 2)
+    inside = asyncio.Event()
+
+    async def request() -> None:
+        async with limiter.slot():
+            inside.set()
+        # leaving the block gives the lease back (slowly): cancelled meanwhile
+
+    task = asyncio.ensure_future(request())
+    await inside.wait()
+    await asyncio.sleep(0)  # into the give-back
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await limiter.drain()
+    assert await redis.zcard("t:giveback") == 0
+    await redis.aclose()
