@@ -8,8 +8,8 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from sms_async.cli._members import _print_summary
 from sms_async.cli._import import ImportSummary
+from sms_async.cli._members import _print_summary
 from sms_async.cli._progress import ImportProgress, plural, rate_text
 from sms_async.testing import FakeSmsServer
 
