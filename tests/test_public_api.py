@@ -53,3 +53,19 @@ def test_models_are_frozen_and_slotted() -> None:
         assert "__slots__" in vars(cls), name
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         sms_async.NewMember("+1").phone = "+2"
+
+
+def test_importing_the_package_imports_names_on_first_use() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sms_async; "
+        "print(sorted(m for m in ('httpx', 'attrs', 'cattrs') if m in sys.modules)); "
+        "sms_async.AsyncSmsClient; "
+        "print('httpx' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["[]", "True"]
