@@ -101,6 +101,8 @@ class Answers:
             body = BoundedBody(response.headers.get("Content-Encoding"), MAX_RESPONSE_BYTES)
             # The raw stream, not ``response.aiter_raw()``: that one closes the response
             # at its end, in this task, where a cancellation could cut the close short.
+            # A streamed response's .stream is typed SyncByteStream | AsyncByteStream;
+            # an AsyncClient's is always the async one.
             async for chunk in response.stream:  # type: ignore[union-attr]
                 honour_cancellation()
                 body.feed(chunk)

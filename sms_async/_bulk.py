@@ -149,6 +149,11 @@ async def add_members(
     slots = asyncio.Semaphore(concurrency)
     stop: list[tuple[Exception, str]] = []  # the first reason to stop early
 
+    def halt(cause: Exception, reason: str) -> None:
+        """Stop reading the input, for the first of possibly several reasons."""
+        if not stop:
+            stop.append((cause, reason))
+
     async def report(batch: BatchOutcome | None) -> None:
         if on_progress is not None:
             outcome = on_progress(account.progress(batch))
@@ -208,9 +213,10 @@ async def add_members(
                     )
                 if on_progress is not None:
                     outcome = BatchOutcome(members, already, error=exc, maybe_stored=stored)
-                if is_fatal is not None and is_fatal(exc) and not stop:
-                    reason = f"stopped at {type(exc).__name__}, which every later batch would meet"
-                    stop.append((exc, reason))
+                if is_fatal is not None and is_fatal(exc):
+                    halt(
+                        exc, f"stopped at {type(exc).__name__}, which every later batch would meet"
+                    )
             else:
                 if on_progress is not None:
                     outcome = BatchOutcome(_to_members(batch), already + count, invalid)
@@ -226,8 +232,7 @@ async def add_members(
         try:
             await report(outcome)
         except Exception as exc:
-            if not stop:
-                stop.append((exc, f"on_progress raised {type(exc).__name__}"))
+            halt(exc, f"on_progress raised {type(exc).__name__}")
 
     async def replay(index: int, batch: list[Payload], entry: JournalEntry) -> bool:
         """Account for a batch the journal settled; False when it is in doubt."""
@@ -284,8 +289,7 @@ async def add_members(
                         await reader.take(batch_size - len(batch), take_one)
                 except Exception as exc:  # the input raised: send what was read, then stop
                     reader.done = True
-                    if not stop:
-                        stop.append((exc, f"the input raised {type(exc).__name__}"))
+                    halt(exc, f"the input raised {type(exc).__name__}")
                     if journal is not None and batch:
                         # Journaled batches are whole ones: this one is read again, in
                         # full, by the next run; here it is reported, not sent.

@@ -54,8 +54,7 @@ class Background:
     def spawn(self, work: Coroutine[Any, Any, None], seconds: float) -> asyncio.Task[None]:
         """Run *work* in the background for at most *seconds*."""
         task = asyncio.ensure_future(self._bounded(work, seconds))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        self.adopt(task)
         return task
 
     async def _bounded(self, work: Coroutine[Any, Any, None], seconds: float) -> None:
@@ -65,20 +64,16 @@ class Background:
         except TimeoutError:
             logger.debug("%s: background cleanup gave up after %g s", self.name, seconds)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.debug("%s: background cleanup failed: %r", self.name, task.exception())
-
     def adopt(self, task: asyncio.Future[Any]) -> None:
-        """Keep a reference to an abandoned *task* until it ends; its outcome is dropped."""
+        """Keep a reference to *task* until it ends; a failure is logged at DEBUG, not raised."""
         self._tasks.add(task)
-        task.add_done_callback(self._forget)
+        task.add_done_callback(self._done)
 
-    def _forget(self, task: asyncio.Future[Any]) -> None:
+    def _done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: never "Task exception was never retrieved"
+        # Retrieved, so never "Task exception was never retrieved": the caller is gone.
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("%s: background work failed: %r", self.name, task.exception())
 
     async def drain(self, seconds: float) -> None:
         """Wait up to *seconds* for the running cleanups, then cancel what is left."""

@@ -305,6 +305,7 @@ def structurer(cls: type[T]) -> Callable[[Any], T]:
     def structure(value: Any) -> T:
         if not hooks:
             hooks.append(get_converter().get_structure_hook(cls))
+        # cattrs types its hooks' results as Any; the hook was made for cls.
         return hooks[0](value, cls)  # type: ignore[no-any-return]
 
     return structure

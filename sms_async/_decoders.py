@@ -121,6 +121,7 @@ class _Zstd:
 
 def _brotli_module() -> Any:
     try:
+        # Optional and untyped; "unused-ignore" covers installs where it is absent.
         import brotli  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return None
@@ -132,6 +133,7 @@ def _brotli_module() -> Any:
 
 def _zstd_module() -> Any:
     try:
+        # Optional; typed in some releases, hence the same three codes.
         import zstandard  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return None

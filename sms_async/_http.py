@@ -121,11 +121,16 @@ def _knows_pool_internals(pool: object) -> bool:
     )
 
 
-def harden_client(http_client: httpx.AsyncClient) -> bool:
-    """Harden the pools of *http_client*'s transports (its own and its mounts)."""
+def _transports(http_client: httpx.AsyncClient) -> list[object]:
+    """Every transport *http_client* may send through: its own and its mounts' (proxies)."""
     transports = [getattr(http_client, "_transport", None)]
     transports += list(getattr(http_client, "_mounts", {}).values())
-    hardened = [harden_pool(transport) for transport in transports if transport is not None]
+    return [transport for transport in transports if transport is not None]
+
+
+def harden_client(http_client: httpx.AsyncClient) -> bool:
+    """Harden the pools of *http_client*'s transports (its own and its mounts)."""
+    hardened = [harden_pool(transport) for transport in _transports(http_client)]
     return any(hardened)
 
 
@@ -149,12 +154,8 @@ class SendProgress:
 
 def traces_sends(http_client: httpx.AsyncClient) -> bool:
     """Whether every transport of *http_client* is httpcore's (which emits trace events)."""
-    transports = [getattr(http_client, "_transport", None)]
-    transports += list(getattr(http_client, "_mounts", {}).values())
     return all(
-        isinstance(transport, httpx.AsyncHTTPTransport)
-        for transport in transports
-        if transport is not None
+        isinstance(transport, httpx.AsyncHTTPTransport) for transport in _transports(http_client)
     )
 
 

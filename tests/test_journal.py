@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sms_async import BulkAddAbortedError, ConfigurationError, ImportJournal
+from sms_async import AsyncSmsClient, BulkAddAbortedError, ConfigurationError, ImportJournal
 from sms_async.testing import FakeSmsServer
 
 from .journal_worker import KEY, USER, members, phones
@@ -53,23 +53,35 @@ async def test_lookup_more_phones_than_a_page_and_absent_ones() -> None:
 # --- resume, in process ------------------------------------------------------------------
 
 
+async def interrupted_upload(
+    fake: FakeSmsServer,
+    client: AsyncSmsClient,
+    list_id: int,
+    rows: list[dict[str, str]],
+    path: Path,
+    batches: int,
+) -> None:
+    """A journaled upload cancelled, as a crash would stop it, after *batches* reached the fake."""
+    async with ImportJournal(path) as journal:
+        upload = asyncio.ensure_future(
+            client.members.add(list_id, rows, batch_size=100, journal=journal)
+        )
+        while len(fake.stats.member_batches) < batches:  # noqa: ASYNC110 - a kill point
+            await asyncio.sleep(0.001)
+        upload.cancel()  # some batches done, some in flight
+        with pytest.raises(asyncio.CancelledError):
+            await upload
+
+
 async def test_an_interrupted_upload_resumes_exactly_once(tmp_path: Path) -> None:
     rows = members(3000)
     async with FakeSmsServer(allow_duplicate_phones=True) as fake:
         target = fake.create_list("resume")
         fake.set_faults(latency=0.002)
         async with fake.client() as client:
-            async with ImportJournal(tmp_path / "j.sqlite") as journal:
-                upload = asyncio.ensure_future(
-                    client.members.add(
-                        target.contact_list_id, rows, batch_size=100, journal=journal
-                    )
-                )
-                while len(fake.stats.member_batches) < 5:  # noqa: ASYNC110 - a kill point
-                    await asyncio.sleep(0.001)
-                upload.cancel()  # as a crash would: some batches done, some in flight
-                with pytest.raises(asyncio.CancelledError):
-                    await upload
+            await interrupted_upload(
+                fake, client, target.contact_list_id, rows, tmp_path / "j.sqlite", 5
+            )
             sent_before = fake.stats.requests["members.add"]
             async with ImportJournal(tmp_path / "j.sqlite") as journal:
                 result = await client.members.add(
@@ -265,17 +277,7 @@ async def test_in_doubt_batches_that_cannot_be_checked_stay_maybe_stored(tmp_pat
         target = fake.create_list("unchecked")
         fake.set_faults(latency=0.002)
         async with fake.client() as client:
-            async with ImportJournal(tmp_path / "j") as journal:
-                upload = asyncio.ensure_future(
-                    client.members.add(
-                        target.contact_list_id, rows, batch_size=100, journal=journal
-                    )
-                )
-                while len(fake.stats.member_batches) < 3:  # noqa: ASYNC110 - a kill point
-                    await asyncio.sleep(0.001)
-                upload.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await upload
+            await interrupted_upload(fake, client, target.contact_list_id, rows, tmp_path / "j", 3)
             # The list cannot be read (503, not retried): the batches in doubt stay in doubt.
             fake.set_faults("members.list", rate_503=1.0)
             async with ImportJournal(tmp_path / "j") as journal:

@@ -327,5 +327,7 @@ def main() -> None:
     cli(prog_name="sms-async")
 
 
-# The members commands live in their own module; importing it registers them.
+# The members commands live in their own module; importing it registers them on
+# `cli` (so it must come after `cli` is defined: E402), and nothing here uses the
+# name (F401).
 from . import _members  # noqa: E402, F401

@@ -95,6 +95,8 @@ def open_input(path: str, encoding: str | None = None) -> TextIO:
     """
     if encoding is not None:
         encoding_from(encoding)
+    # Not a with-block (SIM115): the handle is returned open, wrapped, to the caller,
+    # which closes it; it is closed here on the error paths below.
     raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
         head = raw.read(4)
