@@ -12,11 +12,9 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable, Mapping
 from datetime import UTC
 from typing import Any, TypeVar
-
-import httpx
 
 from ._cancel import honour_cancellation
 from ._constants import BODY_EXCERPT_CHARS, MAX_MESSAGE_CHARS, MAX_RESPONSE_BYTES
@@ -33,15 +31,13 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
+from ._exchange import Reply
 from ._json import loads
 from ._redact import Redactor
 
 __all__ = ["Answers", "describe_structure_error", "error_class", "parse_retry_after"]
 
 T = TypeVar("T")
-
-#: Network failures after which the request was certainly not sent.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 # v1 API codes, and smsapi statusCodes, by the error they mean.
 _CODE_UNAUTHORIZED = 30000
@@ -90,20 +86,21 @@ class Answers:
 
     # --- the body ----------------------------------------------------------------------
 
-    async def read_body(self, response: httpx.Response) -> bytes:
-        """The body, inflated within the size cap, honouring a cancellation after each read."""
-        declared = response.headers.get("Content-Length", "")
+    async def read_body(
+        self, status: int, headers: Mapping[str, str], chunks: AsyncIterable[bytes]
+    ) -> bytes:
+        """The body, inflated within the size cap, honouring a cancellation after each read.
+
+        *headers* is looked up case-insensitively (httpx's and aiohttp's are);
+        *chunks* are the raw (still encoded) bytes as they arrive.
+        """
+        declared = headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-            raise self.too_large(response.status_code)
-        status = response.status_code
+            raise self.too_large(status)
         failure: MalformedResponseError
         try:
-            body = BoundedBody(response.headers.get("Content-Encoding"), MAX_RESPONSE_BYTES)
-            # The raw stream, not ``response.aiter_raw()``: that one closes the response
-            # at its end, in this task, where a cancellation could cut the close short.
-            # A streamed response's .stream is typed SyncByteStream | AsyncByteStream;
-            # an AsyncClient's is always the async one.
-            async for chunk in response.stream:  # type: ignore[union-attr]
+            body = BoundedBody(headers.get("Content-Encoding"), MAX_RESPONSE_BYTES)
+            async for chunk in chunks:
                 honour_cancellation()
                 body.feed(chunk)
             honour_cancellation()
@@ -153,15 +150,15 @@ class Answers:
 
     # --- errors ------------------------------------------------------------------------
 
-    def status_error(self, response: httpx.Response, body: bytes) -> APIError:
+    def status_error(self, reply: Reply) -> APIError:
         """The error of an error status (4xx, 5xx, 1xx)."""
-        status = response.status_code
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        status, body = reply.status, reply.body
+        retry_after = parse_retry_after(reply.retry_after)
         try:
             data = loads(body)
         except (ValueError, RecursionError):
             data = None
-        fallback = f"HTTP {status} {response.reason_phrase}".strip()
+        fallback = f"HTTP {status} {reply.reason}".strip()
         if not isinstance(data, dict) and body:
             fallback += " with a non-JSON body"
         return self.body_error(
@@ -188,12 +185,22 @@ class Answers:
             text, status_code=status, code=code, body=self.excerpt(body), retry_after=retry_after
         )
 
-    def connection_error(self, exc: httpx.HTTPError, method: str, path: str) -> Exception:
-        """The SDK's error for httpx's *exc* (which is scrubbed to be its cause)."""
-        self._scrub(exc)
+    def connection_error(
+        self, exc: Exception, method: str, path: str, *, sent: bool, timeout: bool
+    ) -> APIConnectionError:
+        """The SDK's error for a network failure *exc* of an HTTP stack.
+
+        *exc* is scrubbed to be fit as its ``__cause__``: its text masked, its
+        own chain dropped (a backend drops what else it holds: a request with
+        the Authorization header). *sent* says whether the request may have
+        reached the server; *timeout* whether a phase of it timed out.
+        """
+        exc.args = tuple(self.redact(a) if isinstance(a, str) else a for a in exc.args)
+        exc.__cause__ = None
+        exc.__context__ = None
+        exc.__suppress_context__ = True
         detail = self.message(str(exc)) or type(exc).__name__
-        sent = not isinstance(exc, _NOT_SENT)
-        if isinstance(exc, httpx.TimeoutException):
+        if timeout:
             return APITimeoutError(
                 f"{method} {path} timed out ({type(exc).__name__}: {detail})",
                 method=method,
@@ -206,20 +213,6 @@ class Answers:
             path=path,
             request_sent=sent,
         )
-
-    def _scrub(self, exc: httpx.HTTPError) -> None:
-        """Make *exc* fit to be the ``__cause__`` of an SDK error: no secret left in it.
-
-        Its text is masked (a hostile server's bytes can end up in a protocol
-        error's message), its request (with the Authorization header) is dropped,
-        and so is its own chain (httpcore's and h11's exceptions, with raw data).
-        """
-        exc.args = tuple(self.redact(a) if isinstance(a, str) else a for a in exc.args)
-        if isinstance(exc, httpx.RequestError):
-            exc._request = None  # .request then raises RuntimeError, as before it is set
-        exc.__cause__ = None
-        exc.__context__ = None
-        exc.__suppress_context__ = True
 
     # --- masking -----------------------------------------------------------------------
 

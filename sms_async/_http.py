@@ -20,15 +20,25 @@ else, and does nothing on an httpcore whose insides it does not recognise.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpcore
 import httpx
 
+from ._cancel import Background, honour_cancellation, is_cancelling
+from ._constants import CLOSE_TIMEOUT
+from ._exchange import Outgoing, Reply, SendProgress
+
+if TYPE_CHECKING:
+    from ._answers import Answers
+
 __all__ = [
-    "SendProgress",
+    "HttpxBackend",
+    "default_ssl_context",
     "harden_client",
     "harden_pool",
     "is_hardened",
@@ -134,24 +144,6 @@ def harden_client(http_client: httpx.AsyncClient) -> bool:
     return any(hardened)
 
 
-class SendProgress:
-    """Learns from httpcore's trace events whether a request has begun to be sent.
-
-    A request that timed out while it waited for a pooled connection, or while
-    it connected, was never sent; one whose headers had started may have been.
-    """
-
-    __slots__ = ("sent",)
-
-    def __init__(self) -> None:
-        self.sent = False
-
-    async def trace(self, event: str, info: dict[str, Any]) -> None:
-        """Httpcore's ``trace`` extension."""
-        if event.endswith("send_request_headers.started"):
-            self.sent = True
-
-
 def traces_sends(http_client: httpx.AsyncClient) -> bool:
     """Whether every transport of *http_client* is httpcore's (which emits trace events)."""
     return all(
@@ -177,3 +169,104 @@ def make_http_client(*, timeout: httpx.Timeout, max_connections: int) -> httpx.A
     transport = httpx.AsyncHTTPTransport(verify=default_ssl_context(), limits=limits)
     harden_pool(transport)
     return httpx.AsyncClient(timeout=timeout, transport=transport)
+
+
+#: Network failures after which the request was certainly not sent.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+async def _close_quietly(response: httpx.Response) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the connection is dropped either way
+        await response.aclose()
+
+
+class HttpxBackend:
+    """Exchanges through an ``httpx.AsyncClient``: the SDK's own, or one a user passed."""
+
+    name = "httpx"
+
+    def __init__(self, http_client: httpx.AsyncClient) -> None:
+        self.http_client = http_client
+        # With httpcore underneath, trace events tell whether a timed-out request
+        # had begun to be sent; with any other transport, assume it had.
+        self._traced = traces_sends(http_client)
+        self._background = Background("sms_async httpx backend")
+
+    def __repr__(self) -> str:
+        return "<HttpxBackend>"
+
+    def request_timeout(self, timeout: httpx.Timeout | None) -> object:
+        """*timeout*, or httpx's "the client's own" marker."""
+        return timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the httpx client is closed."""
+        return self.http_client.is_closed
+
+    async def exchange(
+        self, request: Outgoing, answers: Answers, progress: SendProgress, phases: object
+    ) -> Reply:
+        """One request through httpx, its body read within the cap, the response closed."""
+        outgoing = self.http_client.build_request(
+            request.method,
+            request.url,
+            params=request.params,
+            content=request.content,
+            headers=request.headers,
+            timeout=phases,  # type: ignore[arg-type]  # a Timeout or USE_CLIENT_DEFAULT
+        )
+        if self._traced:
+            outgoing.extensions["trace"] = progress.trace
+        else:
+            progress.sent = True
+        try:
+            response = await self.http_client.send(outgoing, stream=True)
+            try:
+                honour_cancellation()
+                # The raw stream, not ``response.aiter_raw()``: that one closes the
+                # response at its end, in this task, where a cancellation could cut
+                # the close short. A streamed response's .stream is typed
+                # SyncByteStream | AsyncByteStream; an AsyncClient's is the async one.
+                body = await answers.read_body(
+                    response.status_code,
+                    response.headers,
+                    response.stream,  # type: ignore[arg-type]
+                )
+            finally:
+                await self._close(response)
+        except httpx.HTTPError as exc:
+            if isinstance(exc, httpx.RequestError):
+                exc._request = None  # holds the Authorization header; .request then raises
+            raise answers.connection_error(
+                exc,
+                request.method,
+                request.path,
+                sent=not isinstance(exc, _NOT_SENT),
+                timeout=isinstance(exc, httpx.TimeoutException),
+            ) from exc
+        return Reply(
+            response.status_code,
+            response.reason_phrase,
+            response.headers.get("Retry-After"),
+            body,
+        )
+
+    async def _close(self, response: httpx.Response) -> None:
+        """Close *response* in a task of its own, so that no cancellation can cut it short.
+
+        httpcore gives a connection back to its pool at the end of the close; a
+        cancellation landing inside it (anyio's shield does not stop a native
+        asyncio cancel) would leave the connection busy for ever. The caller
+        waits for the close, unless it is cancelled: then the close goes on
+        in the background, bounded by ``CLOSE_TIMEOUT``.
+        """
+        closing = self._background.spawn(_close_quietly(response), CLOSE_TIMEOUT)
+        if not is_cancelling():
+            await asyncio.shield(closing)
+
+    async def aclose(self, *, close_stack: bool) -> None:
+        """Let background closes finish; close the httpx client if the SDK made it."""
+        await self._background.drain(CLOSE_TIMEOUT)
+        if close_stack:
+            await self.http_client.aclose()

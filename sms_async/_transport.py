@@ -12,33 +12,34 @@ modules only describe endpoints.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 
 from ._answers import Answers
 from ._auth import basic_auth_header, sign_params
-from ._cancel import Background, honour_cancellation, is_cancelling
-from ._constants import (
-    CLOSE_TIMEOUT,
-    LOGGER_NAME,
-    RETRY_AFTER_MAX,
-)
-from ._decoders import (
-    ACCEPT_ENCODING,
-)
+from ._cancel import honour_cancellation
+from ._constants import LOGGER_NAME, RETRY_AFTER_MAX
+from ._decoders import ACCEPT_ENCODING
 from ._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
     ValidationError,
 )
-from ._http import SendProgress, traces_sends
+from ._exchange import (
+    FORM_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    Backend,
+    Outgoing,
+    Reply,
+    SendProgress,
+)
 from ._json import dumps, encodable
 from ._limits import ConcurrencyLimiter, RateLimiter
 from ._policy import (
@@ -57,12 +58,8 @@ T = TypeVar("T")
 
 logger = logging.getLogger(LOGGER_NAME)
 
-_JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-async def _close_quietly(response: httpx.Response) -> None:
-    with contextlib.suppress(httpx.HTTPError):  # the connection is dropped either way
-        await response.aclose()
+_JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
+_FORM_HEADERS = {"Content-Type": FORM_CONTENT_TYPE}
 
 
 def _sendable(value: object) -> bool:
@@ -91,7 +88,8 @@ class Transport:
         sms_key: str,
         base_url: str,
         task_base_url: str,
-        http_client: httpx.AsyncClient,
+        backend: Backend,
+        default_timeout: httpx.Timeout,
         max_retries: int,
         signature_method: str,
         concurrency: ConcurrencyLimiter,
@@ -102,23 +100,17 @@ class Transport:
         self._sms_key = sms_key
         self._base_url = base_url
         self._task_base_url = task_base_url
-        self._http = http_client
+        self._backend = backend
         self._max_retries = max_retries
         self._signature_method = signature_method
         self._concurrency = concurrency
         self._rate_limiter = rate_limiter
-        # Set per request only when it must override the http_client's own timeout.
-        self._request_timeout: httpx.Timeout | httpx._client.UseClientDefault = (
-            request_timeout if request_timeout is not None else httpx.USE_CLIENT_DEFAULT
-        )
+        # Set per request only when it must override the stack's own timeout.
+        self._request_timeout = backend.request_timeout(request_timeout)
         self._deadline = attempt_deadline(
-            request_timeout if request_timeout is not None else http_client.timeout
+            request_timeout if request_timeout is not None else default_timeout
         )
-        self._background = Background("sms_async transport")
         self._loop = LoopBinding()
-        # With httpcore underneath, trace events tell whether a timed-out request
-        # had begun to be sent; with any other transport, assume it had.
-        self._traced = traces_sends(http_client)
         authorization = basic_auth_header(sms_user, sms_key)
         self._answers = Answers((sms_key, authorization.removeprefix("Basic ")))
         self._v1_headers = {
@@ -131,6 +123,7 @@ class Transport:
             "User-Agent": f"sms-async/{__version__}",
             "Accept": "application/json",
             "Accept-Encoding": ACCEPT_ENCODING,
+            **_FORM_HEADERS,
         }
 
     def __repr__(self) -> str:
@@ -142,7 +135,7 @@ class Transport:
         """A transport sharing this one's connections, limits and event loop, other options."""
         derived = copy.copy(self)
         if request_timeout is not None:
-            derived._request_timeout = request_timeout
+            derived._request_timeout = self._backend.request_timeout(request_timeout)
             derived._deadline = attempt_deadline(request_timeout)
         if max_retries is not None:
             derived._max_retries = max_retries
@@ -172,16 +165,11 @@ class Transport:
         if json_body is not None:
             content = _encode_json(json_body)
             headers = {**headers, **_JSON_HEADERS}
-        request = self._http.build_request(
-            method,
-            self._base_url + path,
-            params=params,
-            content=content,
-            headers=headers,
-            timeout=self._request_timeout,
+        request = Outgoing(
+            method, self._base_url + path, path, headers, params=params, content=content
         )
         answers = self._answers
-        status, body = await self._send(request, path, answers, idempotent=method != "POST")
+        status, body = await self._send(request, answers, idempotent=method != "POST")
         data = answers.decode(status, body)
         if isinstance(data, dict) and "code" in data and not {"result", "count"} & data.keys():
             raise answers.body_error(
@@ -210,16 +198,16 @@ class Transport:
                 f"{unsendable} must be text that can be encoded as UTF-8 (no lone surrogate)"
             )
         signed["signature"] = sign_params(signed, self._sms_key, self._signature_method)
-        request = self._http.build_request(
+        request = Outgoing(
             "POST",
             self._task_base_url + path,
-            data=signed,
-            headers=self._smsapi_headers,
-            timeout=self._request_timeout,
+            path,
+            self._smsapi_headers,
+            content=urlencode(signed).encode("ascii"),
         )
         # Errors of this request mask its signature too (a server may echo it).
         answers = self._answers.for_signature(signed["signature"])
-        status, body = await self._send(request, path, answers, idempotent=idempotent)
+        status, body = await self._send(request, answers, idempotent=idempotent)
         data = answers.decode(status, body)
         if not isinstance(data, dict) or not isinstance(data.get("result"), bool):
             raise answers.malformed(
@@ -239,7 +227,7 @@ class Transport:
     @property
     def is_closed(self) -> bool:
         """Whether the client was closed (or its httpx client was): nothing more is sent."""
-        return self._loop.closed or self._http.is_closed
+        return self._loop.closed or self._backend.is_closed
 
     def _check_open(self, method: str, path: str) -> None:
         if self.is_closed:
@@ -253,17 +241,15 @@ class Transport:
     async def aclose(self, *, close_http: bool) -> None:
         """Refuse further requests, let background cleanup finish, close what the SDK owns.
 
-        The httpx client is closed only when the SDK made it.
+        The HTTP stack is closed only when the SDK made it.
         """
         self._loop.closed = True
-        await self._background.drain(CLOSE_TIMEOUT)
-        if close_http:
-            await self._http.aclose()
+        await self._backend.aclose(close_stack=close_http)
 
     # --- sending, with retries ---------------------------------------------------------
 
     async def _send(
-        self, request: httpx.Request, path: str, answers: Answers, *, idempotent: bool
+        self, request: Outgoing, answers: Answers, *, idempotent: bool
     ) -> tuple[int, bytes]:
         """Send *request*, retrying what the policy allows.
 
@@ -274,10 +260,10 @@ class Transport:
         attempt = 0
         while True:
             try:
-                return await self._send_once(request, path, answers)
+                return await self._send_once(request, answers)
             except (APIConnectionError, APIError) as exc:
                 attempt += 1
-                wait = self._retry_decision(exc, request.method, path, attempt, idempotent)
+                wait = self._retry_decision(exc, request.method, request.path, attempt, idempotent)
                 if wait is False:
                     raise
             await asyncio.sleep(wait * retry_wait_scale())
@@ -315,29 +301,25 @@ class Transport:
         )
         return wait
 
-    async def _send_once(
-        self, request: httpx.Request, path: str, answers: Answers
-    ) -> tuple[int, bytes]:
+    async def _send_once(self, request: Outgoing, answers: Answers) -> tuple[int, bytes]:
         """One attempt: a slot, the rate limit, the exchange, the body; all within the deadline.
 
         The deadline runs from waiting for the slot to the last byte of the body;
         giving the slot back is not part of it (a finished request is not failed
         by a slow release).
         """
+        method, path = request.method, request.path
         loop = self._loop.running(asyncio.get_running_loop())
         when = None if self._deadline is None else loop.time() + self._deadline
         slot = self._concurrency.slot()
-        sent = False
-        progress: SendProgress | None = None
-        if self._traced:
-            progress = SendProgress()
-            request.extensions["trace"] = progress.trace
+        progress = SendProgress()
         deadline: asyncio.Timeout | None = None
         try:
             async with asyncio.timeout_at(when):
                 await slot.__aenter__()
         except TimeoutError:
-            raise self._deadline_error(request.method, path, sent=False) from None
+            raise self._deadline_error(method, path, sent=False) from None
+        started = time.perf_counter()
         try:
             async with asyncio.timeout_at(when) as deadline:
                 honour_cancellation()
@@ -346,47 +328,26 @@ class Transport:
                     honour_cancellation()
                 # The one check that the client is open: aclose() may also have run while
                 # this request waited for its slot or its retry.
-                self._check_open(request.method, path)
+                self._check_open(method, path)
                 started = time.perf_counter()
-                sent = True
-                try:
-                    response = await self._http.send(request, stream=True)
-                    try:
-                        honour_cancellation()
-                        body = await answers.read_body(response)
-                    finally:
-                        await self._close(response)
-                except httpx.HTTPError as exc:
-                    self._log_request(request.method, path, type(exc).__name__, started)
-                    raise answers.connection_error(exc, request.method, path) from exc
+                reply: Reply = await self._backend.exchange(
+                    request, answers, progress, self._request_timeout
+                )
         except BaseException as exc:
             await slot.__aexit__(type(exc), exc, exc.__traceback__)
             if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
-                if progress is not None:
-                    sent = progress.sent
-                raise self._deadline_error(request.method, path, sent=sent) from None
+                raise self._deadline_error(method, path, sent=progress.sent) from None
+            if isinstance(exc, APIConnectionError) and exc.__cause__ is not None:
+                self._log_request(method, path, type(exc.__cause__).__name__, started)
             raise
         await slot.__aexit__(None, None, None)
-        status = response.status_code
-        self._log_request(request.method, path, status, started)
+        status = reply.status
+        self._log_request(method, path, status, started)
         if status >= 400 or status < 200:
-            raise answers.status_error(response, body)
+            raise answers.status_error(reply)
         # A 3xx is not followed (the API never redirects): its body then fails to
         # parse and surfaces as a MalformedResponseError with that status.
-        return status, body
-
-    async def _close(self, response: httpx.Response) -> None:
-        """Close *response* in a task of its own, so that no cancellation can cut it short.
-
-        httpcore gives a connection back to its pool at the end of the close; a
-        cancellation landing inside it (anyio's shield does not stop a native
-        asyncio cancel) would leave the connection busy for ever. The caller
-        waits for the close, unless it is cancelled: then the close goes on
-        in the background, bounded by ``CLOSE_TIMEOUT``.
-        """
-        closing = self._background.spawn(_close_quietly(response), CLOSE_TIMEOUT)
-        if not is_cancelling():
-            await asyncio.shield(closing)
+        return status, reply.body
 
     def _deadline_error(self, method: str, path: str, *, sent: bool) -> APITimeoutError:
         where = "before it was sent" if not sent else "before its answer was read"

@@ -1,4 +1,4 @@
-"""Shared fixtures: a client wired to respx, with retry waits disabled."""
+"""Shared fixtures: a client wired to respx, with retry waits disabled; both HTTP backends."""
 
 from __future__ import annotations
 
@@ -33,3 +33,14 @@ def router() -> Iterator[respx.MockRouter]:
 async def client(router: respx.MockRouter) -> AsyncIterator[AsyncSmsClient]:
     async with AsyncSmsClient(USER, KEY, base_url=BASE, task_base_url=TASK_BASE) as c:
         yield c
+
+
+#: The reliability suite (chaos, hostile servers, end to end, the socket-level
+#: policy table) runs on every HTTP backend.
+HTTP_BACKENDS = ["httpx", "aiohttp"]
+
+
+@pytest.fixture(params=HTTP_BACKENDS)
+def http_backend(request: pytest.FixtureRequest) -> str:
+    """Each HTTP backend in turn."""
+    return str(request.param)

@@ -109,7 +109,7 @@ async def _drained(fake: FakeSmsServer) -> bool:
 # 2 000 cancellations take ~20 s on a 2-core machine; the soak run scales them up.
 @pytest.mark.timeout(max(120, CANCELS // 50))
 async def test_one_client_survives_thousands_of_cancellations(
-    served: tuple[FakeSmsServer, str],
+    served: tuple[FakeSmsServer, str], http_backend: str
 ) -> None:
     fake, url = served
     rng = random.Random(SEED)
@@ -130,12 +130,16 @@ async def test_one_client_survives_thousands_of_cancellations(
         task_base_url=url,
         max_concurrency=CONCURRENCY,
         timeout=5,
+        http_backend=http_backend,
     ) as client:
         fake.clear_faults()
-        created = await client.contact_lists.create(contact_list_name="chaos")
+        created = await client.contact_lists.create(contact_list_name=f"chaos-{http_backend}")
         await client.members.add(created.contact_list_id, ({"phone": p} for p in PHONES[:400]))
         sent = await client.tasks.send(
-            contact_list_name="chaos", task_name="chaos", template_id=1, sender_name="chaos"
+            contact_list_name=f"chaos-{http_backend}",
+            task_name="chaos",
+            template_id=1,
+            sender_name="chaos",
         )
         task_id = sent.task_id
         fake.set_faults(latency_jitter=0.004, rate_429=0.03, retry_after=0.0, rate_503=0.03)

@@ -80,7 +80,7 @@ async def test_owned_http_client_is_closed_and_aclose_is_idempotent() -> None:
     client = AsyncSmsClient("u", "k")
     await client.aclose()
     await client.aclose()
-    assert client._transport._http.is_closed
+    assert client._transport._backend.http_client.is_closed
 
 
 async def test_user_http_client_is_used(router: respx.MockRouter) -> None:

@@ -1,5 +1,7 @@
 """The transport against servers that misbehave on a real socket (see tests/hostile.py).
 
+Every test that is not about httpcore's pool runs on both HTTP backends.
+
 A server that trickles, loops on ``100 Continue`` or never answers is cut off
 by the whole-attempt deadline; a compression bomb is refused within bounded
 memory; the pool survives a cancellation in the window of encode/httpcore#1093.
@@ -92,11 +94,11 @@ TIMEOUTS = [
 @pytest.mark.parametrize("client_timeout", TIMEOUTS)
 @pytest.mark.parametrize("handler", SLOW_SERVERS)
 async def test_a_server_that_never_finishes_hits_the_whole_attempt_deadline(
-    handler: Handler, client_timeout: float | httpx.Timeout
+    handler: Handler, client_timeout: float | httpx.Timeout, http_backend: str
 ) -> None:
     # Each byte comes well within the read timeout: only the whole-attempt
     # deadline can end these calls.
-    async with serving(handler, timeout=client_timeout) as client:
+    async with serving(handler, timeout=client_timeout, http_backend=http_backend) as client:
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as info:
             await client.contact_lists.delete(5)
@@ -108,8 +110,8 @@ async def test_a_server_that_never_finishes_hits_the_whole_attempt_deadline(
 
 
 @pytest.mark.timeout(30)
-async def test_a_silent_server_times_out_with_the_request_sent() -> None:
-    async with serving(silent, timeout=0.3) as client:
+async def test_a_silent_server_times_out_with_the_request_sent(http_backend: str) -> None:
+    async with serving(silent, timeout=0.3, http_backend=http_backend) as client:
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as info:
             await client.contact_lists.delete(5)
@@ -119,13 +121,13 @@ async def test_a_silent_server_times_out_with_the_request_sent() -> None:
 
 
 @pytest.mark.timeout(30)
-async def test_a_refused_connection_was_not_sent() -> None:
+async def test_a_refused_connection_was_not_sent(http_backend: str) -> None:
     # A socket bound but not listening: a connect to its port is refused, and
     # no one else can take the port while we hold it.
     with socket.socket() as bound:
         bound.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{bound.getsockname()[1]}"
-        async with make_client(url, timeout=2) as client:
+        async with make_client(url, timeout=2, http_backend=http_backend) as client:
             with pytest.raises(APIConnectionError) as info:
                 await client.contact_lists.delete(5)
     assert not isinstance(info.value, APITimeoutError)
@@ -157,6 +159,31 @@ async def test_a_request_that_never_got_a_connection_was_not_sent() -> None:
     assert info.value.request_sent is False, str(info.value)
 
 
+@pytest.mark.timeout(30)
+async def test_a_request_that_waited_for_a_slot_until_its_deadline_was_not_sent(
+    http_backend: str,
+) -> None:
+    # One slot: A holds it at a server that never answers; B waits for the slot
+    # until its whole-attempt deadline.
+    server = HostileServer(answer(b'{"count": 1}', hold=asyncio.Event()))  # never released
+    seen = server.seen
+    async with (
+        server as url,
+        make_client(url, timeout=BOUND, max_concurrency=1, http_backend=http_backend) as client,
+    ):
+        a = asyncio.ensure_future(client.contact_lists.delete(1))
+        async with asyncio.timeout(BOUND):
+            await seen.wait_for(1)  # A holds the only slot
+        b_client = client.with_options(timeout=0.3)
+        with pytest.raises(APITimeoutError) as info:
+            await b_client.contact_lists.delete(2)
+        a.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await a
+    assert len(seen) == 1  # B never reached the server
+    assert info.value.request_sent is False, str(info.value)
+
+
 # --- bodies: bombs, encodings --------------------------------------------------------------
 
 ENCODINGS = [
@@ -169,9 +196,11 @@ ENCODINGS = [
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("encoding", ENCODINGS)
-async def test_a_compression_bomb_is_refused_within_bounded_memory(encoding: str) -> None:
+async def test_a_compression_bomb_is_refused_within_bounded_memory(
+    encoding: str, http_backend: str
+) -> None:
     handler = gzip_bomb(encoding)  # the compressed bytes exist before tracing starts
-    async with serving(handler, timeout=20) as client:
+    async with serving(handler, timeout=20, http_backend=http_backend) as client:
         was_tracing = tracemalloc.is_tracing()
         if not was_tracing:
             tracemalloc.start()
@@ -192,9 +221,9 @@ async def test_a_compression_bomb_is_refused_within_bounded_memory(encoding: str
 
 
 @pytest.mark.timeout(30)
-async def test_an_unknown_content_encoding_is_malformed() -> None:
+async def test_an_unknown_content_encoding_is_malformed(http_backend: str) -> None:
     handler = answer(b"\x1f\x9d\x90{", headers={"Content-Encoding": "compress"})
-    async with serving(handler, timeout=5) as client:
+    async with serving(handler, timeout=5, http_backend=http_backend) as client:
         with pytest.raises(MalformedResponseError) as info:
             await client.contact_lists.delete(5)
     assert info.value.status_code == 200
@@ -223,11 +252,11 @@ COMPRESSORS: list[object] = [
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(("encoding", "compress"), COMPRESSORS)
 async def test_a_small_compressed_body_is_decoded(
-    encoding: str, compress: Callable[[bytes], bytes]
+    encoding: str, compress: Callable[[bytes], bytes], http_backend: str
 ) -> None:
     body = compress(b'{"count": 3}')
     server = HostileServer(answer(body, headers={"Content-Encoding": encoding}))
-    async with serving(server, timeout=5) as client:
+    async with serving(server, timeout=5, http_backend=http_backend) as client:
         assert await client.contact_lists.delete(5) == 3
     assert len(server.seen) == 1
     assert server.seen[0].method == "DELETE"
@@ -235,9 +264,9 @@ async def test_a_small_compressed_body_is_decoded(
 
 
 @pytest.mark.timeout(30)
-async def test_accept_encoding_lists_what_the_sdk_can_inflate() -> None:
+async def test_accept_encoding_lists_what_the_sdk_can_inflate(http_backend: str) -> None:
     server = HostileServer(close_after_answer)
-    async with serving(server, timeout=5) as client:
+    async with serving(server, timeout=5, http_backend=http_backend) as client:
         assert await client.contact_lists.delete(5) == 1
     seen = server.seen
     offered = {name.strip() for name in seen[0].headers["accept-encoding"].split(",")}
@@ -248,8 +277,12 @@ async def test_accept_encoding_lists_what_the_sdk_can_inflate() -> None:
 
 
 @pytest.mark.timeout(30)
-async def test_a_server_that_closes_after_each_answer_serves_call_after_call() -> None:
-    async with serving(close_after_answer, timeout=5, max_concurrency=1) as client:
+async def test_a_server_that_closes_after_each_answer_serves_call_after_call(
+    http_backend: str,
+) -> None:
+    async with serving(
+        close_after_answer, timeout=5, max_concurrency=1, http_backend=http_backend
+    ) as client:
         for list_id in range(1, 4):
             assert await client.contact_lists.delete(list_id) == 1
 
@@ -278,7 +311,7 @@ CancelB = Callable[[asyncio.Task[int], AsyncSmsClient], Awaitable[None]]
 
 def _pool(client: AsyncSmsClient) -> Any:
     """The client's httpcore connection pool (SDK and httpx internals)."""
-    return client._transport._http._transport._pool
+    return client._transport._backend.http_client._transport._pool
 
 
 def _connected_unused(client: AsyncSmsClient) -> bool:

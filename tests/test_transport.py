@@ -350,7 +350,7 @@ async def test_a_concurrency_limiter_object_gates_every_attempt(router: respx.Mo
 
 def test_pool_is_sized_for_max_concurrency() -> None:
     client = AsyncSmsClient(USER, KEY, max_concurrency=13)
-    pool = client._transport._http._transport._pool
+    pool = client._transport._backend.http_client._transport._pool
     assert pool._max_connections == 13
     assert pool._max_keepalive_connections == 13
 
