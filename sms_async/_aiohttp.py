@@ -173,8 +173,16 @@ class AiohttpBackend:
 
 
 def _scrub(exc: BaseException) -> None:
-    """Drop what an aiohttp error holds of the request (its headers: the Authorization)."""
-    for name in ("request_info", "history", "headers"):
+    """Drop what an aiohttp error holds of the request's headers (the Authorization).
+
+    A ``ClientResponseError`` keeps the request's ``RequestInfo`` (shown in its
+    text): it gets a copy without headers. The server's headers go too.
+    """
+    info = getattr(exc, "request_info", None)
+    if info is not None and hasattr(info, "_replace"):
+        with contextlib.suppress(AttributeError, TypeError, ValueError):
+            exc.request_info = info._replace(headers={})  # type: ignore[attr-defined]
+    for name in ("history", "headers"):
         if name in getattr(exc, "__dict__", {}):
             with contextlib.suppress(AttributeError, TypeError):
                 setattr(exc, name, None)

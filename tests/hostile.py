@@ -37,8 +37,12 @@ __all__ = [
     "bomb",
     "close_after_answer",
     "continue_loop",
+    "drop_after_reading",
+    "drop_before_reading",
     "gzip_bomb",
     "read_request",
+    "reset_after_reading",
+    "script",
     "silent",
     "trickle_body",
     "trickle_headers",
@@ -218,6 +222,31 @@ def answer(
 
 #: A valid 200 JSON answer (``{"count": 1}``) with ``Connection: close``.
 close_after_answer = answer(b'{"count": 1}')
+
+
+async def drop_before_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Close the connection as soon as it is accepted, reading nothing."""
+
+
+async def drop_after_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read the request (the server may have acted on it), then close without a word."""
+    await read_request(reader)
+
+
+async def reset_after_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read the request, then reset the connection (RST)."""
+    await read_request(reader)
+    writer.transport.abort()
+
+
+def script(*handlers: Handler) -> Handler:
+    """A handler that serves the n-th connection with the n-th of *handlers* (then the last)."""
+    connections = itertools.count()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handlers[min(next(connections), len(handlers) - 1)](reader, writer)
+
+    return handler
 
 
 # --- compression bombs ----------------------------------------------------------------
