@@ -222,7 +222,8 @@ async def test_an_aiohttp_client_opens_its_session_lazily_and_closes_it() -> Non
         assert backend._session is None  # nothing opened outside the loop
         assert await client.contact_lists.delete(5) == 1
         session = backend._session
-        assert session is not None and not session.closed
+        assert session is not None
+        assert not session.closed
         await client.aclose()
         assert session.closed
         assert client._transport.is_closed
@@ -275,7 +276,8 @@ async def test_aiohttp_errors_map_to_sent_or_not_sent(
     assert isinstance(info.value, APITimeoutError) is timeout
     cause = info.value.__cause__
     assert cause is error
-    assert KEY not in repr(vars(cause)) and KEY not in str(cause)
+    assert KEY not in repr(vars(cause))
+    assert KEY not in str(cause)
     assert cause.__context__ is None
 
 
