@@ -140,8 +140,12 @@ class AiohttpBackend:
             read = False
             try:
                 honour_cancellation()
+                headers = response.headers
                 body = await answers.read_body(
-                    response.status, response.headers, response.content.iter_any()
+                    response.status,
+                    headers.get("Content-Length"),
+                    headers.get("Content-Encoding"),
+                    response.content.iter_any(),
                 )
                 read = True
             finally:

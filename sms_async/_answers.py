@@ -12,7 +12,7 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Callable
 from datetime import UTC
 from typing import Any, TypeVar
 
@@ -87,19 +87,22 @@ class Answers:
     # --- the body ----------------------------------------------------------------------
 
     async def read_body(
-        self, status: int, headers: Mapping[str, str], chunks: AsyncIterable[bytes]
+        self,
+        status: int,
+        content_length: str | None,
+        content_encoding: str | None,
+        chunks: AsyncIterable[bytes],
     ) -> bytes:
         """The body, inflated within the size cap, honouring a cancellation after each read.
 
-        *headers* is looked up case-insensitively (httpx's and aiohttp's are);
-        *chunks* are the raw (still encoded) bytes as they arrive.
+        *content_length* and *content_encoding* are the response's headers (or
+        ``None``); *chunks* are the raw (still encoded) bytes as they arrive.
         """
-        declared = headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        if content_length and content_length.isdigit() and int(content_length) > MAX_RESPONSE_BYTES:
             raise self.too_large(status)
         failure: MalformedResponseError
         try:
-            body = BoundedBody(headers.get("Content-Encoding"), MAX_RESPONSE_BYTES)
+            body = BoundedBody(content_encoding, MAX_RESPONSE_BYTES)
             async for chunk in chunks:
                 honour_cancellation()
                 body.feed(chunk)

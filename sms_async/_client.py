@@ -238,9 +238,9 @@ def _backend(
 
         return AiohttpBackend(timeout=timeout, max_connections=max_connections)
     if http_client is None:
-        http_client = make_http_client(timeout=timeout, max_connections=max_connections)
-    else:
-        harden_client(http_client)  # its pool too survives cancellations (see _http.py)
+        made = make_http_client(timeout=timeout, max_connections=max_connections)
+        return HttpxBackend(made, owned=True)
+    harden_client(http_client)  # its pool too survives cancellations (see _http.py)
     return HttpxBackend(http_client)
 
 

@@ -39,12 +39,12 @@ JSON_CONTENT_TYPE = "application/json"
 class Outgoing:
     """One request as the transport describes it to a backend (immutable by convention)."""
 
-    __slots__ = ("content", "headers", "method", "params", "path", "url")
+    __slots__ = ("base", "content", "headers", "method", "params", "path")
 
     def __init__(
         self,
         method: str,
-        url: str,
+        base: str,
         path: str,
         headers: Mapping[str, str],
         *,
@@ -52,11 +52,16 @@ class Outgoing:
         content: bytes | None = None,
     ) -> None:
         self.method = method
-        self.url = url
+        self.base = base
         self.path = path
         self.headers = headers
         self.params = params
         self.content = content
+
+    @property
+    def url(self) -> str:
+        """The URL without its query: the base URL (of the v1 API or the smsapi) and the path."""
+        return self.base + self.path
 
 
 class Reply:

@@ -165,9 +165,7 @@ class Transport:
         if json_body is not None:
             content = _encode_json(json_body)
             headers = {**headers, **_JSON_HEADERS}
-        request = Outgoing(
-            method, self._base_url + path, path, headers, params=params, content=content
-        )
+        request = Outgoing(method, self._base_url, path, headers, params=params, content=content)
         answers = self._answers
         status, body = await self._send(request, answers, idempotent=method != "POST")
         data = answers.decode(status, body)
@@ -200,7 +198,7 @@ class Transport:
         signed["signature"] = sign_params(signed, self._sms_key, self._signature_method)
         request = Outgoing(
             "POST",
-            self._task_base_url + path,
+            self._task_base_url,
             path,
             self._smsapi_headers,
             content=urlencode(signed).encode("ascii"),
