@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -33,7 +33,9 @@ from ._limits import (
     RateLimiter,
 )
 from ._transport import Transport
-from .resources import ContactLists, Members, Tasks
+
+if TYPE_CHECKING:
+    from .resources import ContactLists, Members, Tasks
 
 __all__ = ["AsyncSmsClient"]
 
@@ -80,13 +82,6 @@ class AsyncSmsClient(AsyncClosing):
     Raises:
         ConfigurationError: Missing credentials or a bad option value.
     """
-
-    contact_lists: ContactLists
-    """The contact-list endpoints."""
-    members: Members
-    """The member endpoints, with bulk ``add``."""
-    tasks: Tasks
-    """The task endpoints (send and follow a campaign)."""
 
     def __init__(
         self,
@@ -148,12 +143,31 @@ class AsyncSmsClient(AsyncClosing):
         )
         self._transport.bind_loop()
         self._closed = False
-        self._mount_resources()
+        self._resources: _Resources | None = None
 
-    def _mount_resources(self) -> None:
-        self.contact_lists = ContactLists(self._transport, max_concurrency=self.max_concurrency)
-        self.members = Members(self._transport, max_concurrency=self.max_concurrency)
-        self.tasks = Tasks(self._transport, max_concurrency=self.max_concurrency)
+    # The namespaces (and the models, converter and bulk engine behind them) are
+    # imported on first use: a process that makes a client pays for them once it
+    # calls the API, not at import.
+
+    @property
+    def contact_lists(self) -> ContactLists:
+        """The contact-list endpoints."""
+        return self._namespaces().contact_lists
+
+    @property
+    def members(self) -> Members:
+        """The member endpoints, with bulk ``add``."""
+        return self._namespaces().members
+
+    @property
+    def tasks(self) -> Tasks:
+        """The task endpoints (send and follow a campaign)."""
+        return self._namespaces().tasks
+
+    def _namespaces(self) -> _Resources:
+        if self._resources is None:
+            self._resources = _Resources(self._transport, self.max_concurrency)
+        return self._resources
 
     def with_options(
         self,
@@ -193,7 +207,7 @@ class AsyncSmsClient(AsyncClosing):
             derived.timeout = request_timeout
         if max_retries is not None:
             derived.max_retries = max_retries
-        derived._mount_resources()
+        derived._resources = None  # namespaces on the derived transport, made on first use
         return derived
 
     def __repr__(self) -> str:
@@ -220,6 +234,19 @@ class AsyncSmsClient(AsyncClosing):
                 "this AsyncSmsClient is closed; make a new one (a client cannot be reopened)"
             )
         return self
+
+
+class _Resources:
+    """A client's three namespaces, made together on first use."""
+
+    __slots__ = ("contact_lists", "members", "tasks")
+
+    def __init__(self, transport: Transport, max_concurrency: int) -> None:
+        from .resources import ContactLists, Members, Tasks
+
+        self.contact_lists = ContactLists(transport, max_concurrency=max_concurrency)
+        self.members = Members(transport, max_concurrency=max_concurrency)
+        self.tasks = Tasks(transport, max_concurrency=max_concurrency)
 
 
 def _backend(

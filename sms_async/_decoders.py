@@ -13,11 +13,18 @@ any other encoding is refused.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["ACCEPT_ENCODING", "BadEncoding", "BodyTooLarge", "BoundedBody", "UnsupportedEncoding"]
+__all__ = [
+    "BadEncoding",
+    "BodyTooLarge",
+    "BoundedBody",
+    "UnsupportedEncoding",
+    "accept_encoding",
+]
 
 #: Output handed out per step of inflation.
 CHUNK = 64 * 1024
@@ -140,22 +147,30 @@ def _zstd_module() -> Any:
     return zstandard
 
 
-_BROTLI = _brotli_module()
-_ZSTD = _zstd_module()
+@functools.cache
+def _decoders() -> dict[str, Callable[[Callable[[], int]], Any]]:
+    """Decoder factories by encoding; each takes a function giving the room left in the body.
 
-#: Decoder factories by encoding; each takes a function giving the room left in the body.
-_DECODERS: dict[str, Callable[[Callable[[], int]], Any]] = {
-    "gzip": lambda room: _Zlib(zlib.MAX_WBITS | 16),
-    "x-gzip": lambda room: _Zlib(zlib.MAX_WBITS | 16),
-    "deflate": lambda room: _Zlib(zlib.MAX_WBITS),
-}
-if _BROTLI is not None:
-    _DECODERS["br"] = lambda room: _Brotli(_BROTLI)
-if _ZSTD is not None:
-    _DECODERS["zstd"] = lambda room: _Zstd(_ZSTD, room)
+    Built on first use, so that importing the SDK does not import brotli and zstandard.
+    """
+    decoders: dict[str, Callable[[Callable[[], int]], Any]] = {
+        "gzip": lambda room: _Zlib(zlib.MAX_WBITS | 16),
+        "x-gzip": lambda room: _Zlib(zlib.MAX_WBITS | 16),
+        "deflate": lambda room: _Zlib(zlib.MAX_WBITS),
+    }
+    brotli = _brotli_module()
+    if brotli is not None:
+        decoders["br"] = lambda room: _Brotli(brotli)
+    zstd = _zstd_module()
+    if zstd is not None:
+        decoders["zstd"] = lambda room: _Zstd(zstd, room)
+    return decoders
 
-#: The ``Accept-Encoding`` the SDK sends: only what it can inflate within bounds.
-ACCEPT_ENCODING = ", ".join(name for name in _DECODERS if name != "x-gzip")
+
+@functools.cache
+def accept_encoding() -> str:
+    """The ``Accept-Encoding`` the SDK sends: only what it can inflate within bounds."""
+    return ", ".join(name for name in _decoders() if name != "x-gzip")
 
 
 class BoundedBody:
@@ -169,14 +184,15 @@ class BoundedBody:
             for name in (content_encoding or "").split(",")
             if name.strip() and name.strip().lower() != "identity"
         ]
-        unknown = [name for name in names if name not in _DECODERS]
+        decoders = _decoders()
+        unknown = [name for name in names if name not in decoders]
         if unknown:
             raise UnsupportedEncoding(", ".join(unknown))
         self._limit = limit
         self._chunks: list[bytes] = []
         self._size = 0
         # Encodings apply in the order listed: undo them in reverse.
-        self._decoders = [_DECODERS[name](self._room) for name in reversed(names)]
+        self._decoders = [decoders[name](self._room) for name in reversed(names)]
 
     def _room(self) -> int:
         return self._limit - self._size

@@ -25,7 +25,7 @@ from ._answers import Answers
 from ._auth import basic_auth_header, sign_params
 from ._cancel import honour_cancellation
 from ._constants import LOGGER_NAME, RETRY_AFTER_MAX
-from ._decoders import ACCEPT_ENCODING
+from ._decoders import accept_encoding
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -112,17 +112,18 @@ class Transport:
         )
         self._loop = LoopBinding()
         authorization = basic_auth_header(sms_user, sms_key)
+        encodings = accept_encoding()
         self._answers = Answers((sms_key, authorization.removeprefix("Basic ")))
         self._v1_headers = {
             "Authorization": authorization,
             "User-Agent": f"sms-async/{__version__}",
             "Accept": "application/json",
-            "Accept-Encoding": ACCEPT_ENCODING,
+            "Accept-Encoding": encodings,
         }
         self._smsapi_headers = {
             "User-Agent": f"sms-async/{__version__}",
             "Accept": "application/json",
-            "Accept-Encoding": ACCEPT_ENCODING,
+            "Accept-Encoding": encodings,
             **_FORM_HEADERS,
         }
 
