@@ -316,3 +316,28 @@ async def test_a_request_cancelled_before_it_was_written_was_not_sent() -> None:
         first.cancel()
         await asyncio.gather(first, second, return_exceptions=True)
     assert [request.target for request in server.seen] == ["/v1/contact_lists/1"]
+
+
+# --- what every request would otherwise pay ------------------------------------------------
+
+
+def test_sniffio_is_installed_so_no_request_pays_a_failing_import() -> None:
+    # httpcore tries `import sniffio` on every request; when it is missing the failed
+    # import walks sys.path each time (~12 % of a request's CPU). It is a dependency.
+    import importlib.metadata
+
+    requires = importlib.metadata.requires("sms-async") or []
+    assert any(line.startswith("sniffio") for line in requires)
+    assert importlib.util.find_spec("sniffio") is not None
+
+
+async def test_clients_with_default_tls_share_one_ssl_context() -> None:
+    from sms_async._http import default_ssl_context
+
+    first = AsyncSmsClient(USER, KEY)
+    second = AsyncSmsClient(USER, KEY, max_concurrency=3)
+    pools = [client._transport._backend.http_client._transport._pool for client in (first, second)]
+    assert pools[0]._ssl_context is pools[1]._ssl_context is default_ssl_context()
+    async with AsyncSmsClient(USER, KEY, http_backend="aiohttp") as third:
+        session = third._transport._backend._open()
+        assert session.connector._ssl is default_ssl_context()
