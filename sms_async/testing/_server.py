@@ -145,6 +145,13 @@ class FakeSmsServer:
         """
         if "http_client" in options:
             raise TypeError("client() makes its own http_client; use fake.transport for yours")
+        if options.get("http_backend", "httpx") != "httpx":
+            raise TypeError(
+                "client() talks to the fake in-process, through httpx; for "
+                "http_backend='aiohttp', serve the fake on a port: "
+                "async with fake.serve() as url: AsyncSmsClient(..., base_url=url, "
+                "task_base_url=url, http_backend='aiohttp')"
+            )
         options.setdefault("sms_user", self.sms_user)
         options.setdefault("sms_key", self.sms_key)
         options.setdefault("base_url", FAKE_BASE_URL)

@@ -96,11 +96,18 @@ def test_load_uvicorn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         _loopback.load_uvicorn()
 
 
-async def test_the_client_over_loopback() -> None:
+@pytest.mark.parametrize("http_backend", ["httpx", "aiohttp"])
+async def test_the_client_over_loopback(http_backend: str) -> None:
     fake = FakeSmsServer(clock=FakeClock(T0))
     async with (
         fake.serve() as url,
-        AsyncSmsClient(fake.sms_user, fake.sms_key, base_url=url, task_base_url=url) as client,
+        AsyncSmsClient(
+            fake.sms_user,
+            fake.sms_key,
+            base_url=url,
+            task_base_url=url,
+            http_backend=http_backend,  # type: ignore[arg-type]
+        ) as client,
     ):
         created = await client.contact_lists.create(contact_list_name="net")
         result = await client.members.add(created.contact_list_id, people(1200))
@@ -112,3 +119,9 @@ async def test_the_client_over_loopback() -> None:
     assert len(read) == 1200
     assert task.member_count == 1200
     assert sorted(fake.stats.member_batches) == [200, 1000]
+
+
+def test_the_in_process_client_says_how_to_use_aiohttp() -> None:
+    fake = FakeSmsServer()
+    with pytest.raises(TypeError, match=r"fake.serve\(\)"):
+        fake.client(http_backend="aiohttp")
