@@ -27,9 +27,15 @@ def members(count: int) -> list[dict[str, str]]:
     return rows
 
 
-async def main(base_url: str, list_id: int, path: str, count: int) -> None:
+async def main(base_url: str, list_id: int, path: str, count: int, http_backend: str) -> None:
     async with (
-        AsyncSmsClient(USER, KEY, base_url=base_url, task_base_url=base_url) as client,
+        AsyncSmsClient(
+            USER,
+            KEY,
+            base_url=base_url,
+            task_base_url=base_url,
+            http_backend=http_backend,  # type: ignore[arg-type]
+        ) as client,
         ImportJournal(path) as journal,
     ):
         print("started", flush=True)
@@ -54,4 +60,5 @@ async def main(base_url: str, list_id: int, path: str, count: int) -> None:
 
 if __name__ == "__main__":
     with instant_retries():  # the test's faults are retried at once
-        asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])))
+        backend = sys.argv[5] if len(sys.argv) > 5 else "httpx"
+        asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), backend))

@@ -18,6 +18,7 @@ import pytest
 from sms_async import AsyncSmsClient, BulkAddAbortedError, ConfigurationError, ImportJournal
 from sms_async.testing import FakeSmsServer
 
+from .conftest import HTTP_BACKENDS
 from .journal_worker import KEY, USER, members, phones
 
 WORKER = Path(__file__).with_name("journal_worker.py")
@@ -138,9 +139,16 @@ def served() -> Iterator[tuple[FakeSmsServer, str]]:
         yield fake, url
 
 
-def run_worker(url: str, list_id: int, journal: Path, count: int, kill_after: float | None) -> str:
+def run_worker(
+    url: str,
+    list_id: int,
+    journal: Path,
+    count: int,
+    kill_after: float | None,
+    http_backend: str = "httpx",
+) -> str:
     proc = subprocess.Popen(
-        [sys.executable, str(WORKER), url, str(list_id), str(journal), str(count)],
+        [sys.executable, str(WORKER), url, str(list_id), str(journal), str(count), http_backend],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -179,9 +187,11 @@ def test_killed_uploads_resume_to_every_phone_stored_exactly_once(
         rate_drop_after=0.01,
     )  # fmt: skip
     journal = tmp_path / "import.journal"
+    backend = HTTP_BACKENDS[seed % len(HTTP_BACKENDS)]  # the seeds alternate the backends
     killed = 0
     for _ in range(rng.randint(1, 3)):  # killed at random points, one to three times
-        out = run_worker(url, target.contact_list_id, journal, count, rng.uniform(0.02, 0.4))
+        kill_after = rng.uniform(0.02, 0.4)
+        out = run_worker(url, target.contact_list_id, journal, count, kill_after, backend)
         killed += out == ""
     assert killed  # at least one kill landed in the middle of the upload
     result: dict[str, list[object]] = {"failed": [None]}
@@ -189,7 +199,7 @@ def test_killed_uploads_resume_to_every_phone_stored_exactly_once(
     while result["failed"]:  # resume until no batch is left failed (drops fail some)
         runs += 1
         assert runs <= 20
-        result = json.loads(run_worker(url, target.contact_list_id, journal, count, None))
+        result = json.loads(run_worker(url, target.contact_list_id, journal, count, None, backend))
     fake.clear_faults()
     stored = Counter(m.phone for m in fake.members(f"kill{seed}"))
     rows = members(count)
