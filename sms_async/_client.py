@@ -25,16 +25,15 @@ from ._constants import (
 )
 from ._errors import ConfigurationError
 from ._exchange import HTTP_BACKENDS, Backend
-from ._http import HttpxBackend, harden_client, make_http_client
 from ._limits import (
     ConcurrencyLimiter,
     LocalConcurrencyLimiter,
     LocalRateLimiter,
     RateLimiter,
 )
-from ._transport import Transport
 
 if TYPE_CHECKING:
+    from ._transport import Transport
     from .resources import ContactLists, Members, Tasks
 
 __all__ = ["AsyncSmsClient"]
@@ -127,6 +126,8 @@ class AsyncSmsClient(AsyncClosing):
         self._owns_http = http_client is None
         self._derived = False
         backend = _backend(http_backend, http_client, self.timeout, max_concurrency)
+        from ._transport import Transport  # with the first client, like the HTTP stack
+
         self._transport = Transport(
             sms_user=sms_user,
             sms_key=sms_key,
@@ -264,6 +265,10 @@ def _backend(
         from ._aiohttp import AiohttpBackend
 
         return AiohttpBackend(timeout=timeout, max_connections=max_connections)
+    # httpcore and h11 (behind the SDK's own pool) are imported with the first client,
+    # as httpx itself imports them with its first client, not with `import httpx`.
+    from ._http import HttpxBackend, harden_client, make_http_client
+
     if http_client is None:
         made = make_http_client(timeout=timeout, max_connections=max_connections)
         return HttpxBackend(made, owned=True)
