@@ -20,7 +20,6 @@ else, and does nothing on an httpcore whose insides it does not recognise.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import ssl
@@ -30,7 +29,7 @@ from urllib.parse import quote, urlencode
 import httpcore
 import httpx
 
-from ._cancel import Background, honour_cancellation, is_cancelling
+from ._cancel import Background, honour_cancellation
 from ._constants import CLOSE_TIMEOUT
 from ._exchange import Outgoing, Reply, SendProgress
 
@@ -365,9 +364,7 @@ class HttpxBackend:
         waits for the close, unless it is cancelled: then the close goes on
         in the background, bounded by ``CLOSE_TIMEOUT``.
         """
-        closing = self._background.spawn(_close_quietly(response), CLOSE_TIMEOUT)
-        if not is_cancelling():
-            await asyncio.shield(closing)
+        await self._background.finish(_close_quietly(response), CLOSE_TIMEOUT)
 
     async def aclose(self, *, close_stack: bool) -> None:
         """Let background closes finish; close the httpx client if the SDK made it."""

@@ -313,14 +313,12 @@ class Transport:
         slot = self._concurrency.slot()
         progress = SendProgress()
         deadline: asyncio.Timeout | None = None
-        try:
-            async with asyncio.timeout_at(when):
-                await slot.__aenter__()
-        except TimeoutError:
-            raise self._deadline_error(method, path, sent=False) from None
+        held = False
         started = time.perf_counter()
         try:
             async with asyncio.timeout_at(when) as deadline:
+                await slot.__aenter__()
+                held = True
                 honour_cancellation()
                 if self._rate_limiter is not None:
                     await self._rate_limiter.acquire()
@@ -333,7 +331,8 @@ class Transport:
                     request, answers, progress, self._request_timeout
                 )
         except BaseException as exc:
-            await slot.__aexit__(type(exc), exc, exc.__traceback__)
+            if held:
+                await slot.__aexit__(type(exc), exc, exc.__traceback__)
             if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
                 raise self._deadline_error(method, path, sent=progress.sent) from None
             if isinstance(exc, APIConnectionError) and exc.__cause__ is not None:
