@@ -73,10 +73,15 @@ def soak(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Side-by-side benchmarks (not run by `tests` or CI): writes benchmarks/RESULTS.md."""
-    session.install("-e", ".[server,fast,redis]", "aiohttp", "matplotlib", "httptools")
+    """Side-by-side benchmarks (not run by `tests` or CI), two independent passes.
+
+    Writes benchmarks/RESULTS.md, benchmarks/results.png and the results of
+    docs/benchmarks.md. Arguments go to benchmarks/run.py: `nox -s bench -- --smoke
+    --output /tmp/bench` proves it runs in about a minute, `-- --only upload` runs a
+    subset. The Redis figures need redis-server on the PATH; without it their rows
+    say "not measured".
+    """
+    session.install("-e", ".[server,fast,redis,cli,aiohttp]", "matplotlib", "httptools")
+    if not shutil.which("redis-server"):
+        session.warn("redis-server is not installed: the Redis figures will not be measured")
     session.run("python", "benchmarks/run.py", *session.posargs)
-    if shutil.which("redis-server"):
-        session.run("python", "benchmarks/redis_acquire.py")
-    else:
-        session.log("redis-server is not installed: the shared-acquire benchmark did not run")
