@@ -2,45 +2,68 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 import sys
-import traceback
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-import attrs
 import click
 
-from .._client import AsyncSmsClient
-from .._constants import (
-    DEFAULT_POLL_INTERVAL,
-    LOGGER_NAME,
-)
-from .._errors import ConfigurationError, SmsError, ValidationError
-from .._models import ContactList, SmsTask
+from ._defaults import DEFAULT_POLL_INTERVAL, LOGGER_NAME
 from ._exit import EXIT_FAILED, EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from .._client import AsyncSmsClient
+    from .._models import ContactList, SmsTask
+
+# Only click and the standard library at import time: the SDK (httpx, attrs, cattrs)
+# is imported when a command runs, so that --help and argument errors do without it.
 
 __all__ = ["cli", "main"]
 
 T = TypeVar("T")
 
 
-@attrs.define
 class Settings:
-    """The global options, passed to every command."""
+    """The global options, passed to every command.
 
-    user: str | None
-    key: str | None = attrs.field(repr=False)  # never shown
-    base_url: str | None
-    task_base_url: str | None
-    debug: bool
+    Attributes:
+        user: ``--user``, or ``None`` for the environment's.
+        key: ``--key``, or ``None``; never shown (not in the repr).
+        base_url: ``--base-url``, or ``None``.
+        task_base_url: ``--task-base-url``, or ``None``.
+        debug: ``--debug``.
+    """
+
+    __slots__ = ("base_url", "debug", "key", "task_base_url", "user")
+
+    def __init__(
+        self,
+        user: str | None,
+        key: str | None,
+        base_url: str | None,
+        task_base_url: str | None,
+        debug: bool,
+    ) -> None:
+        self.user = user
+        self.key = key
+        self.base_url = base_url
+        self.task_base_url = task_base_url
+        self.debug = debug
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(user={self.user!r}, base_url={self.base_url!r}, "
+            f"task_base_url={self.task_base_url!r}, debug={self.debug!r})"
+        )
 
     def client(self, **options: Any) -> AsyncSmsClient:
         """A client from the flags, falling back to the SMS_ASYNC_* environment."""
+        from .._client import AsyncSmsClient
+
         return AsyncSmsClient(
             self.user,
             self.key,
@@ -55,6 +78,10 @@ pass_settings = click.make_pass_decorator(Settings)
 
 def run(settings: Settings, work: Callable[[AsyncSmsClient], Awaitable[T]], **options: Any) -> T:
     """Run *work* with a client; turn SDK errors into one clear line and exit 1."""
+    import asyncio
+    import traceback
+
+    from .._errors import ConfigurationError, SmsError, ValidationError
 
     async def main() -> T:
         async with settings.client(**options) as client:
@@ -121,6 +148,8 @@ def setup_logging(debug: bool) -> None:
 
 def print_objects(items: list[Any], as_json: bool, columns: tuple[str, ...]) -> None:
     """Print attrs objects as a table, or as JSON with ``--json``."""
+    import attrs
+
     records = [_jsonable(attrs.asdict(item)) for item in items]
     if as_json:
         click.echo(json.dumps(records if len(records) != 1 else records[0], ensure_ascii=False))
@@ -197,6 +226,8 @@ def lists_ls(settings: Settings, name: str | None, max_items: int | None, as_jso
 
     items = run(settings, work)
     if as_json:
+        import attrs
+
         click.echo(json.dumps([_jsonable(attrs.asdict(i)) for i in items], ensure_ascii=False))
     else:
         print_objects(items, False, LIST_COLUMNS)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
+from typing import Any
 
 import click
 
-from .._client import AsyncSmsClient
-from .._models import NewMember
-from .._validation import member_problem
 from ._exit import EXIT_INTERRUPTED
-from ._files import RejectsWriter, Row
-from ._import import run_import
-from ._progress import ImportProgress
+
+# The SDK and rich are imported when the command runs: registering it is free.
 
 __all__ = ["demo"]
 
@@ -24,13 +19,51 @@ __all__ = ["demo"]
 BAD_EVERY = 1000
 
 
-def generated_rows(count: int) -> Iterator[Row]:
-    """Yield *count* generated contacts; every 1000th has a phone the API refuses."""
-    for i in range(count):
-        phone = f"+86138{i:08d}" if i % BAD_EVERY != BAD_EVERY - 1 else f"138-{i}"
-        member = NewMember(phone, name=f"Contact {i}", vars={"code": str(i % 97)})
-        problem = member_problem(member)
-        yield Row({"phone": phone, "name": member.name or ""}, None if problem else member, problem)
+def _phone(i: int) -> str:
+    return f"+86138{i:08d}" if i % BAD_EVERY != BAD_EVERY - 1 else f"138-{i}"
+
+
+class GeneratedRows:
+    """*count* generated contacts (a ``Rows``); every 1000th has a phone the SDK refuses.
+
+    A row's token is its number.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.fields = ["phone", "name"]
+        self._count = count
+
+    def original(self, token: int) -> dict[str, str]:
+        """The row's phone and name."""
+        return {"phone": _phone(token), "name": f"Contact {token}"}
+
+    def phone(self, token: int) -> str:
+        """The row's phone."""
+        return _phone(token)
+
+    def members(
+        self,
+        batch_size: int,
+        take_batch: Callable[[list[Any]], None],
+        reject: Callable[[dict[str, str], str], None],
+    ) -> Generator[dict[str, Any], None, None]:
+        """Yield the valid rows as members (see ``Rows.members``)."""
+        from .._validation import payload_problem
+
+        tokens: list[int] = []
+        for i in range(self._count):
+            member = {"phone": _phone(i), "name": f"Contact {i}", "vars": {"code": str(i % 97)}}
+            problem = payload_problem(member)
+            if problem is not None:
+                reject(self.original(i), problem)
+                continue
+            tokens.append(i)
+            if len(tokens) == batch_size:
+                take_batch(tokens)
+                tokens = []
+            yield member
+        if tokens:
+            take_batch(tokens)
 
 
 @click.command()
@@ -44,6 +77,9 @@ def demo(count: int, concurrency: int) -> None:
     Starts the fake on a free 127.0.0.1 port, creates a list, imports generated
     contacts with a progress bar, reads them back, sends a task and waits for it.
     """
+    import asyncio
+    import secrets
+
     from ..testing import spawn_server
 
     user, key = "demo-user", secrets.token_hex(16)
@@ -60,6 +96,11 @@ def demo(count: int, concurrency: int) -> None:
 
 
 async def _demo(base_url: str, user: str, key: str, count: int, concurrency: int) -> None:
+    from .._client import AsyncSmsClient
+    from ._files import RejectsWriter
+    from ._import import run_import
+    from ._progress import ImportProgress
+
     timings: list[tuple[str, float]] = []
     async with AsyncSmsClient(
         user, key, base_url=base_url, task_base_url=base_url, max_concurrency=concurrency
@@ -74,7 +115,7 @@ async def _demo(base_url: str, user: str, key: str, count: int, concurrency: int
             summary = await run_import(
                 client,
                 contact_list.contact_list_id,
-                generated_rows(count),
+                GeneratedRows(count),
                 rejects=RejectsWriter(None, []),
                 on_update=progress.update,
                 batch_size=1000,

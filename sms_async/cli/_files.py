@@ -1,4 +1,13 @@
-"""Streaming readers and writers for the command line: CSV and JSONL members, rejects."""
+"""Streaming readers and writers for the command line: CSV and JSONL members, rejects.
+
+The readers are the hot path of an import. Each row becomes the plain dict that
+``members.add`` takes (``{"phone": ..., "name": ..., "vars": {...}}``), checked
+once here with the SDK's own rule (``payload_problem``: the check of
+``members.add``'s fast path, so the SDK accepts every member handed on). A row
+handed on is kept as its *token* (for a CSV row, the list ``csv.reader`` made of
+it), and only a rejected row -- here, or later by the API or with its batch --
+becomes a record of its original columns.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +16,33 @@ import io
 import itertools
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable, Generator
+from operator import itemgetter
+from typing import IO, Any, Protocol
 
-import attrs
-
-from .._models import Member, NewMember
-from .._validation import member_problem
+from .._models import Member
+from .._validation import payload_problem
 from ._input import (
     _SURROGATE,
     _UNDECODED,
     _UNDECODED_ASCII,
     count_rows,
+    delimiter_from,
     encoding_from,
     encoding_label,
+    input_format,
     open_input,
 )
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = [
-    "Row",
+    "CsvRows",
+    "JsonlRows",
+    "RejectsWriter",
+    "Rows",
     "count_rows",
     "delimiter_from",
     "encoding_from",
+    "input_format",
     "member_record",
     "open_input",
     "read_rows",
@@ -48,61 +58,46 @@ SNIFF_CHARS = 8192
 #: Columns named in a header message, at most.
 SHOWN_COLUMNS = 20
 
+#: Called with a rejected row's original columns and the reason (without ``invalid: ``).
+RejectRow = Callable[[dict[str, str], str], None]
+#: Called with the tokens of each batch of members handed on, in input order.
+TakeBatch = Callable[[list[Any]], None]
 
-@attrs.frozen
-class Row:
-    """One input row: the member to send, or why it cannot be sent, and its original columns.
+
+class Rows(Protocol):
+    """The rows of an input, as the members to send (``CsvRows``, ``JsonlRows``).
 
     Attributes:
-        original: The row's columns as read (CSV, keyed by the header's own names), or
-            its fields (JSONL).
-        member: The member to send, when the row is usable.
-        problem: Why the row cannot be sent, when it is not.
+        fields: The rejects file's columns (before ``reason``): the input's own.
     """
 
-    original: dict[str, str]
-    member: NewMember | None
-    problem: str | None
+    fields: list[str]
+
+    def members(
+        self, batch_size: int, take_batch: TakeBatch, reject: RejectRow
+    ) -> Generator[dict[str, Any], None, None]:
+        """Yield the valid rows as members, in input order; pass each invalid one to *reject*.
+
+        Before the last member of each *batch_size* members is yielded (and at the
+        end of the input, for the rest), *take_batch* gets the tokens of the rows
+        of those members, in order.
+        """
+        ...
+
+    def original(self, token: Any) -> dict[str, str]:
+        """The original columns of a row handed on, by its token."""
+        ...
+
+    def phone(self, token: Any) -> str:
+        """The phone of the member a row handed on became, by its token."""
+        ...
 
 
-def input_format(path: str, fmt: str | None) -> str:
-    """Return ``csv`` or ``jsonl`` for *path*, by *fmt* or by the file's extension."""
-    if fmt:
-        return fmt
-    if path == "-":
-        raise ValueError("reading standard input (-) needs --format csv or --format jsonl")
-    suffix = Path(path).suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    raise ValueError(f"cannot tell the format of {path!r}: use a .csv or .jsonl file, or --format")
-
-
-# --- options -------------------------------------------------------------------------------
-
-_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t"}
-
-
-def delimiter_from(value: str) -> str:
-    """The CSV delimiter *value* names: one character, or ``tab`` or backslash-t for a tab.
-
-    Raises:
-        ValueError: *value* is not one character, or cannot separate columns.
-    """
-    delimiter = _DELIMITER_NAMES.get(value.lower(), value)
-    if len(delimiter) != 1:
-        raise ValueError(f"{value!r} is not one character (for a tab, use tab or \\t)")
-    if delimiter in '"\r\n':
-        raise ValueError(f"{value!r} cannot separate columns")
-    return delimiter
-
-
-def read_rows(handle: IO[str], fmt: str, *, delimiter: str | None = None) -> Iterator[Row]:
-    """Yield the rows of a CSV or JSONL stream, one at a time (memory does not grow).
+def read_rows(handle: IO[str], fmt: str, *, delimiter: str | None = None) -> CsvRows | JsonlRows:
+    """The rows of a CSV or JSONL stream, read one at a time as they are asked for.
 
     A CSV header that cannot be used (an empty file, no ``phone`` column, a column
-    named twice) raises ``ValueError`` when the first row is asked for.
+    named twice) raises ``ValueError`` here, before any row is read.
 
     Args:
         handle: The text stream, as ``open_input`` opens it.
@@ -110,7 +105,7 @@ def read_rows(handle: IO[str], fmt: str, *, delimiter: str | None = None) -> Ite
         delimiter: The CSV delimiter; by default it is sniffed.
     """
     label = encoding_label(getattr(handle, "encoding", None))
-    return _csv_rows(handle, delimiter, label) if fmt == "csv" else _jsonl_rows(handle, label)
+    return CsvRows(handle, delimiter, label) if fmt == "csv" else JsonlRows(handle, label)
 
 
 def _sniff(sample: str) -> str:
@@ -133,51 +128,123 @@ def _sniff(sample: str) -> str:
     return guess
 
 
-def _csv_rows(handle: IO[str], delimiter: str | None, label: str) -> Iterator[Row]:
-    sample = handle.read(SNIFF_CHARS)
-    if sample and sample[-1] != "\n":
-        sample += handle.readline()  # whole lines: the reader goes on with the next one
-    if delimiter is None:
-        delimiter = _sniff(sample[:SNIFF_CHARS])
-    reader = csv.reader(
-        itertools.chain(io.StringIO(sample, newline=""), handle), delimiter=delimiter
-    )
-    del sample
-    try:
-        header = next(filter(None, reader), None)  # blank lines before it are skipped
-    except csv.Error as exc:
-        raise ValueError(f"the CSV header row cannot be read: {exc}") from None
-    if header is None:
-        raise ValueError("the file is empty: a header row with a 'phone' column is needed")
-    if _UNDECODED.search("".join(header)):
-        raise ValueError(f"the CSV header row is not valid {label}")
-    header[0] = header[0].lstrip("\ufeff")
-    names = [cell.strip() for cell in header]
-    phone_at = _column(names, "phone")
-    if phone_at is None:
-        raise ValueError(f"the header has no 'phone' column; {_found(names)}{_hint(names)}")
-    name_at = _column(names, "name")
-    width = len(header)
-    var_columns = [(at, key) for at, key in enumerate(names) if at not in (phone_at, name_at)]
-    for cells in reader:
-        if not cells:
-            continue  # a blank line
-        if len(cells) < width:
-            cells += [""] * (width - len(cells))
-        original = dict(zip(header, cells, strict=False))
-        if len(cells) > width:
-            yield Row(original, None, f"row has {len(cells) - width} more field(s) than the header")
-            continue
-        if _UNDECODED.search("".join(cells)):
-            yield Row(original, None, f"row is not valid {label}")
-            continue
-        variables = {key: cells[at] for at, key in var_columns}
-        member = NewMember(
-            phone=cells[phone_at].strip(),
-            name=(cells[name_at] or None) if name_at is not None else None,
-            vars=variables or None,
+class CsvRows:
+    """The rows of a CSV stream (see ``read_rows``).
+
+    Each row is a member: ``phone`` (its spaces around removed), ``name`` (an empty
+    cell is no name) and every other column in ``vars`` (a string each). A row with
+    more cells than the header, one with bytes not valid in the encoding, and one
+    the SDK would refuse are rejected; a row with fewer cells gets empty strings.
+    """
+
+    def __init__(self, handle: IO[str], delimiter: str | None, label: str) -> None:
+        sample = handle.read(SNIFF_CHARS)
+        if sample and sample[-1] != "\n":
+            sample += handle.readline()  # whole lines: the reader goes on with the next one
+        if delimiter is None:
+            delimiter = _sniff(sample[:SNIFF_CHARS])
+        self._reader = csv.reader(
+            itertools.chain(io.StringIO(sample, newline=""), handle), delimiter=delimiter
         )
-        yield _checked(original, member)
+        del sample
+        try:
+            header = next(filter(None, self._reader), None)  # blank lines before it are skipped
+        except csv.Error as exc:
+            raise ValueError(f"the CSV header row cannot be read: {exc}") from None
+        if header is None:
+            raise ValueError("the file is empty: a header row with a 'phone' column is needed")
+        if _UNDECODED.search("".join(header)):
+            raise ValueError(f"the CSV header row is not valid {label}")
+        header[0] = header[0].lstrip("\ufeff")
+        names = [cell.strip() for cell in header]
+        phone_at = _column(names, "phone")
+        if phone_at is None:
+            raise ValueError(f"the header has no 'phone' column; {_found(names)}{_hint(names)}")
+        self._label = label
+        self._header = header
+        self._phone_at = phone_at
+        self._name_at = _column(names, "name")
+        self._vars = [
+            (at, key) for at, key in enumerate(names) if at not in (phone_at, self._name_at)
+        ]
+        # Every cell is in the member sent (so a byte not valid in the encoding breaks a
+        # rule of the SDK), unless a later column has the same name: then its cells are
+        # searched for such bytes before the member is checked.
+        self._shadowed = len({key for _, key in self._vars}) < len(self._vars)
+        self.fields = list(dict.fromkeys(header))
+
+    def original(self, token: list[str]) -> dict[str, str]:
+        """The row's columns, keyed by the header's own names."""
+        return dict(zip(self._header, token, strict=False))
+
+    def phone(self, token: list[str]) -> str:
+        """The row's phone, as sent."""
+        return token[self._phone_at].strip()
+
+    def members(
+        self, batch_size: int, take_batch: TakeBatch, reject: RejectRow
+    ) -> Generator[dict[str, Any], None, None]:
+        """Yield the valid rows as members (see ``Rows.members``)."""
+        width = len(self._header)
+        phone_at, name_at = self._phone_at, self._name_at
+        # The vars of a row, built the cheapest way for the header's shape.
+        keys = tuple(key for _, key in self._vars)
+        cells_of = itemgetter(*(at for at, _ in self._vars)) if len(keys) > 1 else None
+        key_at, key = self._vars[0] if len(keys) == 1 else (0, "")
+        has_vars = bool(keys)
+        shadowed = self._shadowed
+        problem_of = payload_problem
+        tokens: list[list[str]] = []
+        keep = tokens.append
+        count = 0
+        try:
+            for cells in self._reader:
+                if len(cells) != width:
+                    if not cells:
+                        continue  # a blank line
+                    if len(cells) > width:
+                        more = len(cells) - width
+                        reject(
+                            self.original(cells), f"row has {more} more field(s) than the header"
+                        )
+                        continue
+                    cells += [""] * (width - len(cells))
+                if shadowed and _UNDECODED.search("".join(cells)):
+                    reject(self.original(cells), f"row is not valid {self._label}")
+                    continue
+                member: dict[str, Any] = {"phone": cells[phone_at].strip()}
+                if name_at is not None and cells[name_at]:
+                    member["name"] = cells[name_at]
+                if cells_of is not None:
+                    member["vars"] = dict(zip(keys, cells_of(cells), strict=True))
+                elif has_vars:
+                    member["vars"] = {key: cells[key_at]}
+                problem = problem_of(member)
+                if problem is not None:
+                    reject(self.original(cells), self._reason(cells, problem))
+                    continue
+                keep(cells)
+                count += 1
+                if count == batch_size:
+                    take_batch(tokens)
+                    tokens = []
+                    keep = tokens.append
+                    count = 0
+                yield member
+        except Exception:
+            if tokens:  # the input raised: the rows handed on so far are in a batch
+                take_batch(tokens)
+            raise
+        if tokens:
+            take_batch(tokens)
+
+    def _reason(self, cells: list[str], problem: str) -> str:
+        # Bytes not valid in the encoding (lone surrogates) in a cell of the member
+        # break a rule of the SDK too (text it cannot encode): only a rejected row
+        # is searched for them.
+        if _UNDECODED.search("".join(cells)):
+            return f"row is not valid {self._label}"
+        return problem
 
 
 def _column(names: list[str], wanted: str) -> int | None:
@@ -212,24 +279,73 @@ def _hint(names: list[str]) -> str:
     return ""
 
 
-def _jsonl_rows(handle: IO[str], label: str) -> Iterator[Row]:
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
+class JsonlRows:
+    """The lines of a JSONL stream, one member per line (see ``read_rows``).
+
+    A token is the line's number and the member it became.
+    """
+
+    def __init__(self, handle: IO[str], label: str) -> None:
+        self.fields = list(JSONL_REJECT_FIELDS)
+        self._handle = handle
+        self._label = label
+
+    def original(self, token: tuple[int, dict[str, Any]]) -> dict[str, str]:
+        """The line's number, and its values as text (``vars`` as JSON)."""
+        number, member = token
+        name, variables = member.get("name"), member.get("vars")
+        return {
+            "line": str(number),
+            "phone": member["phone"],
+            "name": "" if name is None else name,
+            "vars": "" if variables is None else json.dumps(variables, ensure_ascii=False),
+        }
+
+    def phone(self, token: tuple[int, dict[str, Any]]) -> str:
+        """The line's phone."""
+        phone: str = token[1]["phone"]
+        return phone
+
+    def members(
+        self, batch_size: int, take_batch: TakeBatch, reject: RejectRow
+    ) -> Generator[dict[str, Any], None, None]:
+        """Yield the valid lines as members (see ``Rows.members``)."""
+        tokens: list[tuple[int, dict[str, Any]]] = []
+        try:
+            for number, line in enumerate(self._handle, start=1):
+                if not line.strip():
+                    continue
+                member = self._member(number, line, reject)
+                if member is None:
+                    continue
+                tokens.append((number, member))
+                if len(tokens) == batch_size:
+                    take_batch(tokens)
+                    tokens = []
+                yield member
+        except Exception:
+            if tokens:
+                take_batch(tokens)
+            raise
+        if tokens:
+            take_batch(tokens)
+
+    def _member(self, number: int, line: str, reject: RejectRow) -> dict[str, Any] | None:
+        """The line as a member, or ``None`` when it was passed to *reject*."""
         original = {"line": str(number), "phone": "", "name": "", "vars": ""}
         if _UNDECODED.search(line):
             original["vars"] = line.rstrip("\r\n")[:1000]
-            yield Row(original, None, f"line is not valid {label}")
-            continue
+            reject(original, f"line is not valid {self._label}")
+            return None
         try:
             data = json.loads(line)
         except ValueError:
             original["vars"] = line.rstrip("\r\n")[:1000]
-            yield Row(original, None, "line is not valid JSON")
-            continue
+            reject(original, "line is not valid JSON")
+            return None
         if not isinstance(data, dict):
-            yield Row(original, None, "line is not a JSON object")
-            continue
+            reject(original, "line is not a JSON object")
+            return None
         phone, name, variables = data.get("phone"), data.get("name"), data.get("vars")
         original.update(
             phone="" if phone is None else str(phone),
@@ -239,20 +355,20 @@ def _jsonl_rows(handle: IO[str], label: str) -> Iterator[Row]:
         if _SURROGATE.search("".join(original.values())):
             # a "\ud800" escape decodes to a character no file can hold: keep the raw line
             original.update(phone="", name="", vars=line.rstrip("\r\n")[:1000])
-            yield Row(original, None, "line has characters that are not valid Unicode")
-            continue
+            reject(original, "line has characters that are not valid Unicode")
+            return None
         if not isinstance(phone, str) or (name is not None and not isinstance(name, str)):
-            yield Row(original, None, "phone and name must be strings")
-            continue
+            reject(original, "phone and name must be strings")
+            return None
         if variables is not None and not isinstance(variables, dict):
-            yield Row(original, None, "vars must be a JSON object")
-            continue
-        yield _checked(original, NewMember(phone=phone, name=name, vars=variables))
-
-
-def _checked(original: dict[str, str], member: NewMember) -> Row:
-    problem = member_problem(member)
-    return Row(original, None if problem else member, problem)
+            reject(original, "vars must be a JSON object")
+            return None
+        member = {"phone": phone, "name": name, "vars": variables}
+        problem = payload_problem(member)
+        if problem is not None:
+            reject(original, problem)
+            return None
+        return member
 
 
 def member_record(member: Member) -> dict[str, Any]:
@@ -294,11 +410,10 @@ class RejectsWriter:
         if self._handle is not None:
             self._handle.flush()
 
-    def write(self, row: Row | dict[str, str], reason: str) -> None:
-        """Record one rejected row with its reason."""
+    def write(self, original: dict[str, str], reason: str) -> None:
+        """Record one rejected row (its original columns) with its reason."""
         self.count += 1
         if self._writer is not None:
-            original = row.original if isinstance(row, Row) else row
             record = {
                 key: _UNDECODED_ASCII.sub(_ascii_byte, value) if _UNDECODED.search(value) else value
                 for key, value in original.items()

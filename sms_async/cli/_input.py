@@ -1,4 +1,8 @@
-"""Opening an input file: its encoding (byte-order marks, --encoding), and counting its rows."""
+"""Opening an input file: its format, encoding (byte-order marks, --encoding), and row count.
+
+Light on purpose: the options' parsers live here, and ``--help`` imports this
+module (nothing of the SDK's HTTP or models).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,45 @@ from typing import IO, TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["UNDECODABLE", "count_rows", "encoding_from", "encoding_label", "open_input"]
+__all__ = [
+    "UNDECODABLE",
+    "count_rows",
+    "delimiter_from",
+    "encoding_from",
+    "encoding_label",
+    "input_format",
+    "open_input",
+]
+
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t"}
+
+
+def delimiter_from(value: str) -> str:
+    """The CSV delimiter *value* names: one character, or ``tab`` or backslash-t for a tab.
+
+    Raises:
+        ValueError: *value* is not one character, or cannot separate columns.
+    """
+    delimiter = _DELIMITER_NAMES.get(value.lower(), value)
+    if len(delimiter) != 1:
+        raise ValueError(f"{value!r} is not one character (for a tab, use tab or \\t)")
+    if delimiter in '"\r\n':
+        raise ValueError(f"{value!r} cannot separate columns")
+    return delimiter
+
+
+def input_format(path: str, fmt: str | None) -> str:
+    """Return ``csv`` or ``jsonl`` for *path*, by *fmt* or by the file's extension."""
+    if fmt:
+        return fmt
+    if path == "-":
+        raise ValueError("reading standard input (-) needs --format csv or --format jsonl")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    raise ValueError(f"cannot tell the format of {path!r}: use a .csv or .jsonl file, or --format")
 
 
 def encoding_from(value: str) -> str:

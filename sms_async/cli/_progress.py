@@ -17,9 +17,8 @@ import math
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import IO
+from typing import IO, NamedTuple
 
-import attrs
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.progress_bar import ProgressBar
@@ -59,8 +58,7 @@ def _clock_time(seconds: float) -> str:
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
-@attrs.frozen
-class _Part:
+class _Part(NamedTuple):
     """A field of the progress line; ``text`` ``None`` is the bar."""
 
     keep: int  # the higher, the longer it stays as the terminal narrows
