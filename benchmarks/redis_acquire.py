@@ -1,44 +1,89 @@
-"""The cost of one shared acquire on a loopback redis-server (not a test).
+"""The latency a shared limit adds to each request, on a loopback redis-server (not a test).
 
-Starts redis-server on a free 127.0.0.1 port, then times RedisRateLimiter.acquire()
-(a rate high enough never to wait) and one RedisConcurrencyLimiter slot (take and
-give back), against the in-process limiters. Prints microseconds per acquire.
+Starts redis-server on a free 127.0.0.1 port, then times, one call after
+another in one task, each Redis limiter against its in-process counterpart:
+
+- ``RedisRateLimiter.acquire()`` (a rate high enough never to wait) against
+  ``LocalRateLimiter.acquire()``;
+- a ``RedisConcurrencyLimiter`` slot, *cold*: an event-loop step between two
+  slots (not timed), so each one is taken from Redis (one round trip) and given
+  back; timed is what the request sees, entering and leaving ``async with``
+  (take and give-back, both awaited); against
+  a ``LocalConcurrencyLimiter`` slot timed the same way (one script to take, one
+  script to give back, both awaited);
+- a ``RedisConcurrencyLimiter`` slot *back to back*: the next request starts as
+  the last one ends, in the same step; against the local slot.
+
+Rounds of the Redis limiter and of the local one alternate (A B A B ...); a
+round's added latency is its Redis time per call minus the adjacent local
+round's. Prints markdown rows: the median added latency over the rounds, with
+their range, and the medians of both.
+
+    python benchmarks/redis_acquire.py [--rounds 11] [--calls 2000]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import shutil
 import socket
 import statistics
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
 from sms_async import LocalConcurrencyLimiter, LocalRateLimiter
 from sms_async.contrib.redis import RedisConcurrencyLimiter, RedisRateLimiter
 
-N = 5000
-ROUNDS = 5
+#: One call; returns the seconds to count, or None: count the whole call.
+Work = Callable[[], Awaitable[float | None]]
 
 
-async def per_call(work: object) -> float:
-    samples = []
-    for _ in range(ROUNDS):
-        started = time.perf_counter()
-        for _ in range(N):
-            await work()
-        samples.append((time.perf_counter() - started) / N * 1e6)
-    return statistics.median(samples)
+async def per_call(work: Work, calls: int) -> float:
+    """Microseconds per call of *work*, *calls* times one after another."""
+    counted = 0.0
+    started = time.perf_counter()
+    for _ in range(calls):
+        seconds = await work()
+        if seconds is not None:
+            counted += seconds
+    total = counted or time.perf_counter() - started
+    return total / calls * 1e6
 
 
-async def main(port: int) -> None:
+async def compare(shared: Work, local: Work, rounds: int, calls: int) -> tuple[list[float], ...]:
+    """Alternate rounds of *shared* and *local*: (added, shared, local) per round."""
+    await per_call(shared, calls // 10)  # connected, scripts loaded, warm
+    await per_call(local, calls // 10)
+    added, shared_us, local_us = [], [], []
+    for _ in range(rounds):
+        a = await per_call(shared, calls)
+        b = await per_call(local, calls)
+        added.append(a - b)
+        shared_us.append(a)
+        local_us.append(b)
+    return added, shared_us, local_us
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+async def main(port: int, rounds: int, calls: int) -> None:
     redis = Redis(host="127.0.0.1", port=port)
     shared_rate = RedisRateLimiter(redis, "bench:rate", rate=900_000, burst=1000)
     shared_slots = RedisConcurrencyLimiter(redis, "bench:slots", limit=64)
     local_rate = LocalRateLimiter(1e9)
     local_slots = LocalConcurrencyLimiter(64)
+
+    async def rate_shared() -> None:
+        await shared_rate.acquire()
+
+    async def rate_local() -> None:
+        await local_rate.acquire()
 
     async def slot_shared() -> None:
         async with shared_slots.slot():
@@ -48,27 +93,60 @@ async def main(port: int) -> None:
         async with local_slots.slot():
             pass
 
+    async def slot_shared_cold() -> float:
+        await asyncio.sleep(0)  # a step (not timed): the last slot went back to Redis
+        started = time.perf_counter()
+        async with shared_slots.slot():
+            pass
+        return time.perf_counter() - started
+
+    async def slot_local_cold() -> float:
+        await asyncio.sleep(0)
+        started = time.perf_counter()
+        async with local_slots.slot():
+            pass
+        return time.perf_counter() - started
+
     rows = [
-        ("RedisRateLimiter.acquire()", await per_call(shared_rate.acquire)),
-        ("LocalRateLimiter.acquire()", await per_call(local_rate.acquire)),
-        ("RedisConcurrencyLimiter slot (take + give back)", await per_call(slot_shared)),
-        ("LocalConcurrencyLimiter slot", await per_call(slot_local)),
+        (
+            "`RedisRateLimiter.acquire()` vs `LocalRateLimiter`",
+            await compare(rate_shared, rate_local, rounds, calls),
+        ),
+        (
+            "`RedisConcurrencyLimiter` slot, cold (a take from Redis) vs local",
+            await compare(slot_shared_cold, slot_local_cold, rounds, calls),
+        ),
+        (
+            "`RedisConcurrencyLimiter` slot, back to back vs local",
+            await compare(slot_shared, slot_local, rounds, calls),
+        ),
     ]
+    await shared_slots.drain()
     await redis.aclose()
-    print("| acquire | us per call (median of 5 x 5000) |")
-    print("|---|---|")
-    for name, micros in rows:
-        print(f"| {name} | {micros:.1f} |")
+    print(
+        f"| per call, one after another ({rounds} rounds x {calls}) | added µs, median (range) "
+        "| Redis µs | local µs |"
+    )
+    print("|---|---|---|---|")
+    for name, (added, shared_us, local_us) in rows:
+        print(
+            f"| {name} | {spread(added)} | {statistics.median(shared_us):.1f} "
+            f"| {statistics.median(local_us):.1f} |"
+        )
 
 
 def run() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--calls", type=int, default=2000)
+    options = parser.parse_args()
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("redis-server is not installed (apt-get install redis-server)")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     server = subprocess.Popen(args, stdout=subprocess.DEVNULL)
     try:
         for _ in range(200):
@@ -77,7 +155,7 @@ def run() -> None:
                 break
             except OSError:
                 time.sleep(0.02)
-        asyncio.run(main(port))
+        asyncio.run(main(port, options.rounds, options.calls))
     finally:
         server.terminate()
         server.wait()

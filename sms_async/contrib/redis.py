@@ -45,16 +45,16 @@ Both limiters take these three options, and ``redis_timeout`` (default 2).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 try:
-    from redis.asyncio import Redis
+    from redis.asyncio import ConnectionPool, Redis
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -82,8 +82,9 @@ OnRedisError = Literal["fail", "local"]
 #: Failures that mean Redis cannot be reached (what ``on_redis_error`` is about).
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
-#: Polling for a free slot: first wait and cap, seconds (with jitter).
-_POLL_FIRST, _POLL_MAX = 0.005, 0.05
+#: Longest single BLPOP of a waiting process, seconds: how soon it notices a Redis
+#: that froze or went away while it waits (no request asks Redis meanwhile).
+_BLOCK = 0.5
 
 # KEYS[1] the key; ARGV[1] emission interval (us), ARGV[2] burst.
 # Returns 0 when the request may go, else the microseconds to wait.
@@ -102,7 +103,10 @@ redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX',
 return 0
 """
 
-# KEYS[1] the sorted set; ARGV[1] limit, ARGV[2] lease (s), ARGV[3] token. 1 = acquired.
+# KEYS[1] the sorted set, KEYS[2] its wake-up list; ARGV[1] limit, ARGV[2] lease (s),
+# ARGV[3] token. 0 = acquired; else the milliseconds until the earliest lease may expire.
+# A failed take drops the wake-up tokens: none of them stands for a free slot any more
+# (there is none), and every slot given back from now on pushes a new one.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -112,22 +116,45 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
   local keep = math.ceil(lease * 1000) + 1000
   if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
-  return 1
+  return 0
 end
-return 0
+redis.call('DEL', KEYS[2])
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, math.ceil((tonumber(first[2]) - now) * 1000))
 """
 
-# KEYS[1] the sorted set; ARGV[1] lease (s), ARGV[2] token. 1 = renewed, 0 = lost.
+# KEYS[1] the sorted set, KEYS[2] its wake-up list; ARGV[1] limit, ARGV[2] lease (s),
+# ARGV[3] token or '' (no lease: only wake a waiter). Gives the lease back and pushes
+# one wake-up token (the list holds at most *limit*). 1 = a lease was given back.
+_RELEASE = """
+local removed = 1
+if ARGV[3] ~= '' then removed = redis.call('ZREM', KEYS[1], ARGV[3]) end
+if removed == 1 then
+  redis.call('LPUSH', KEYS[2], '1')
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+  redis.call('PEXPIRE', KEYS[2], math.ceil(tonumber(ARGV[2]) * 1000) + 1000)
+end
+return removed
+"""
+
+# KEYS[1] the sorted set; ARGV[1] lease (s), ARGV[2..] tokens. Renews every lease of
+# one process in one round trip; returns the tokens that were lost (expired).
 _RENEW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local lease = tonumber(ARGV[1])
-local expires = redis.call('ZSCORE', KEYS[1], ARGV[2])
-if not expires or tonumber(expires) < now then return 0 end
-redis.call('ZADD', KEYS[1], 'XX', now + lease, ARGV[2])
+local lost = {}
+for i = 2, #ARGV do
+  local expires = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if expires and tonumber(expires) >= now then
+    redis.call('ZADD', KEYS[1], 'XX', now + lease, ARGV[i])
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
 local keep = math.ceil(lease * 1000) + 1000
 if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
-return 1
+return lost
 """
 
 
@@ -161,8 +188,9 @@ class _Fallback:
         self,
         work: Awaitable[T],
         on_abandon: Callable[[asyncio.Future[T]], None] | None = None,
+        seconds: float | None = None,
     ) -> T:
-        """Await *work* in a task of its own for at most ``timeout`` seconds.
+        """Await *work* in a task of its own for at most ``timeout`` (or *seconds*) seconds.
 
         Raises ``RedisTimeoutError`` past the timeout. If the caller is cancelled,
         the cancellation propagates at once; the abandoned call is cancelled, and
@@ -171,7 +199,9 @@ class _Fallback:
         """
         call = asyncio.ensure_future(work)
         try:
-            done, _ = await asyncio.wait((call,), timeout=self.timeout)
+            done, _ = await asyncio.wait(
+                (call,), timeout=self.timeout if seconds is None else seconds
+            )
         except BaseException:
             self._abandon(call, on_abandon)
             raise
@@ -294,9 +324,19 @@ class RedisConcurrencyLimiter:
     """At most *limit* requests in flight over every process sharing *key*.
 
     Each request holds a lease in a Redis sorted set. A lease expires *lease*
-    seconds after it was last renewed, and is renewed every ``lease / 3``
-    seconds while its request runs, so the slots of a worker that dies come
-    back after at most *lease* seconds.
+    seconds after it was last renewed; the leases of one process are renewed
+    together (one script, one round trip) every ``lease / 3`` seconds while
+    their requests run, so the slots of a worker that dies come back after at
+    most *lease* seconds.
+
+    Taking a slot is one script. A request that finds no free slot does not
+    poll: it waits in its process until a slot is given back. Giving a slot back
+    is one script that removes the lease and pushes a wake-up token on the list
+    ``<key>:wake``; each process with waiting requests has one connection of its
+    own blocked on that list (``BLPOP``), and hands each token to its longest
+    waiting request, which takes the slot with one more script. A waiting
+    request also asks again when the earliest lease may have expired (a holder
+    that died gives nothing back).
 
     Args:
         redis: A ``redis.asyncio.Redis`` client.
@@ -324,7 +364,10 @@ class RedisConcurrencyLimiter:
         self.key = key
         self._limit = limit
         self.lease = float(lease)
+        self._keys = [key, f"{key}:wake"]
+        self._lease_arg = f"{self.lease:.6f}"
         self._acquire_script = redis.register_script(_ACQUIRE)
+        self._release_script = redis.register_script(_RELEASE)
         self._renew_script = redis.register_script(_RENEW)
         self._redis = redis
         self._fallback = _Fallback(
@@ -332,6 +375,13 @@ class RedisConcurrencyLimiter:
         )
         self._local = LocalConcurrencyLimiter(limit)
         self._renewal_failing = False
+        self._held: set[str] = set()  # tokens of this process's leases, renewed together
+        self._renewer: asyncio.Task[None] | None = None
+        # Requests of this process waiting for a slot, longest waiting first; one
+        # listener task blocks on the wake-up list for all of them.
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiting = 0
+        self._listener: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -357,16 +407,14 @@ class RedisConcurrencyLimiter:
             async with self._local.slot():  # Redis is down and we were told to go local
                 yield
             return
-        renewer = asyncio.ensure_future(self._keep(token))
+        self._hold(token)
         try:
             yield
         except BaseException:
-            renewer.cancel()
-            self._fallback.background.adopt(renewer)
+            self._let_go(token)
             self._give_back_later(token)
             raise
-        renewer.cancel()
-        self._fallback.background.adopt(renewer)
+        self._let_go(token)
         try:
             await self._give_back(token)
         except BaseException:  # cancelled while giving back: finish in the background
@@ -376,37 +424,148 @@ class RedisConcurrencyLimiter:
     async def drain(self) -> None:
         """Wait (up to ``redis_timeout``) for leases being given back in the background.
 
-        Call it before closing the Redis client when a worker shuts down.
+        Also waits for this process's wake-up listener to end (and close its
+        connection) once no request waits. Call it before closing the Redis client when a
+        worker shuts down.
         """
+        listener = self._listener
+        if listener is not None and not self._waiting:
+            await asyncio.wait((listener,), timeout=_BLOCK + self._fallback.timeout)
         await self._fallback.background.drain(self._fallback.timeout)
+
+    # -- taking a slot, waiting for one -------------------------------------------
 
     async def _take(self, token: str) -> bool:
         """Wait for a lease; False when Redis is down and the fallback applies."""
-        wait = _POLL_FIRST
+        woken = False
         while not self._fallback.active:
-            got = await self._fallback.call(
+            wait_ms = await self._fallback.call(
                 lambda: self._acquire_script(
-                    keys=[self.key], args=[self._limit, f"{self.lease:.6f}", token]
+                    keys=self._keys, args=[self._limit, self._lease_arg, token]
                 ),
                 # Abandoned (cancelled, or past redis_timeout): the script may still
                 # grant the lease, so give it back once the call has ended.
                 on_abandon=lambda call: self._give_back_later(token, after=call),
             )
-            if got is None:
+            if wait_ms is None:
                 return False
-            if int(got) == 1:
+            if int(wait_ms) == 0:
                 return True
-            await asyncio.sleep(wait * (0.5 + random.random()))
-            wait = min(_POLL_MAX, wait * 2)
+            # No free slot: wait for a give-back (or for the earliest lease to expire).
+            # A woken request that lost the race keeps its place at the front.
+            woken = await self._wait(int(wait_ms) / 1000, front=woken)
         return False
 
-    async def _keep(self, token: str) -> None:
-        """Renew the lease every ``lease / 3`` seconds until cancelled."""
-        while True:
+    async def _wait(self, seconds: float, front: bool) -> bool:
+        """Wait to be woken by a give-back (True) or for *seconds* (False)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if front:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
+        self._waiting += 1
+        try:
+            if self._listener is None:
+                self._listener = asyncio.ensure_future(self._listen())
+            done, _ = await asyncio.wait((waiter,), timeout=seconds)
+            return bool(done)
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._wake_one()  # woken, then cancelled: pass the wake-up on
+            raise
+        finally:
+            self._waiting -= 1
+            waiter.cancel()  # (if still pending) never to be handed a wake-up
+
+    def _wake_one(self) -> bool:
+        """Hand one wake-up to the longest waiting request; False if none waits."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return True
+        return False
+
+    def _wake_all(self) -> None:
+        while self._wake_one():
+            pass
+
+    def _wake_client(self) -> Redis:
+        """This limiter's own client for blocking calls: a BLPOP holds its connection.
+
+        Made from the user's client's connection settings, without its socket
+        timeout (a BLPOP is bounded by its own timeout, and here by
+        ``_BLOCK + redis_timeout``), with a pool of its own.
+        """
+        pool = self._redis.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        kwargs["socket_timeout"] = None
+        return Redis.from_pool(
+            ConnectionPool(connection_class=pool.connection_class, max_connections=1, **kwargs)
+        )
+
+    async def _listen(self) -> None:
+        """While requests of this process wait: block on the wake-up list, fan tokens out.
+
+        Ends (closing its connection) once no request of this process waits; the
+        next one to wait starts a new listener.
+        """
+        wake = self._wake_client()
+        try:
+            while self._waiting:
+                try:
+                    got = await self._fallback.bounded(
+                        wake.blpop([self._keys[1]], timeout=_BLOCK),
+                        seconds=_BLOCK + self._fallback.timeout,
+                    )
+                except (RedisError, OSError) as exc:
+                    # Cannot listen: let every waiting request ask Redis itself
+                    # (it then sees the failure, or waits again on a new connection).
+                    logger.debug("concurrency limiter %r: wake-ups failed (%s)", self.key, exc)
+                    self._wake_all()
+                    return
+                if got is not None and not self._wake_one():
+                    # Nobody here waits any more: the token is another process's.
+                    self._fallback.background.spawn(self._pass_on(), 2 * self._fallback.timeout)
+                    return
+        finally:
+            # No await between the last look at the waiters and these lines: a
+            # request that starts waiting from now on starts a new listener.
+            self._listener = None
+            self._fallback.background.spawn(wake.aclose(), self._fallback.timeout)
+
+    async def _pass_on(self) -> None:
+        try:
+            await self._fallback.bounded(
+                self._release_script(keys=self._keys, args=[self._limit, self._lease_arg, ""])
+            )
+        except (RedisError, OSError) as exc:
+            logger.debug("concurrency limiter %r: a wake-up was lost (%s)", self.key, exc)
+
+    # -- holding a slot -------------------------------------------------------------
+
+    def _hold(self, token: str) -> None:
+        self._held.add(token)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.ensure_future(self._keep())
+
+    def _let_go(self, token: str) -> None:
+        self._held.discard(token)
+        if not self._held and self._renewer is not None:
+            self._renewer.cancel()
+            self._fallback.background.adopt(self._renewer)
+            self._renewer = None
+
+    async def _keep(self) -> None:
+        """Renew every lease this process holds, in one script, every ``lease / 3`` s."""
+        while self._held:
             await asyncio.sleep(self.lease / 3)
+            tokens = list(self._held)
+            if not tokens:
+                return
             try:
-                renewed = await self._fallback.bounded(
-                    self._renew_script(keys=[self.key], args=[f"{self.lease:.6f}", token])
+                lost: Any = await self._fallback.bounded(
+                    self._renew_script(keys=self._keys[:1], args=[self._lease_arg, *tokens])
                 )
             except (RedisError, OSError) as exc:
                 if not self._renewal_failing:  # once per outage, not once per request
@@ -414,14 +573,18 @@ class RedisConcurrencyLimiter:
                     logger.warning("concurrency limiter %r: leases not renewed (%s)", self.key, exc)
                 continue
             self._renewal_failing = False
-            if not int(renewed):
-                logger.warning(
-                    "concurrency limiter %r: a lease expired while its request ran "
-                    "(the request outlived lease=%gs without a renewal)",
-                    self.key,
-                    self.lease,
-                )
-                return
+            for item in lost:
+                lost_token = item.decode() if isinstance(item, bytes) else str(item)
+                if lost_token in self._held:  # not one given back meanwhile
+                    self._held.discard(lost_token)
+                    logger.warning(
+                        "concurrency limiter %r: a lease expired while its request ran "
+                        "(the request outlived lease=%gs without a renewal)",
+                        self.key,
+                        self.lease,
+                    )
+
+    # -- giving a slot back -----------------------------------------------------------
 
     def _give_back_later(self, token: str, after: asyncio.Future[Any] | None = None) -> None:
         self._fallback.background.spawn(
@@ -432,6 +595,8 @@ class RedisConcurrencyLimiter:
         if after is not None and not after.done():
             await asyncio.wait((after,), timeout=self._fallback.timeout)
         try:
-            await self._fallback.bounded(self._redis.zrem(self.key, token))
+            await self._fallback.bounded(
+                self._release_script(keys=self._keys, args=[self._limit, self._lease_arg, token])
+            )
         except (RedisError, OSError) as exc:  # the lease expires on its own
             logger.debug("concurrency limiter %r: release failed (%s)", self.key, exc)

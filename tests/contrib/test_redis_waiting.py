@@ -1,0 +1,237 @@
+"""How RedisConcurrencyLimiter waits: woken by give-backs, not by polling (real redis-server).
+
+Each "process" here is a limiter of its own on a Redis client of its own, as
+separate worker processes would have. The leases are long (300 s), so a waiting
+request would ask Redis again only when the earliest lease may expire, after
+300 s: a test that ends within its timeout was woken by a give-back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from sms_async.contrib.redis import RedisConcurrencyLimiter
+
+from .conftest import RedisProcess
+from .test_redis import WORKER
+
+LONG = 300.0  # seconds of lease: a timer-based wake-up would come after 300 s
+
+
+@pytest.fixture
+async def clients(redis_server: RedisProcess) -> AsyncIterator[Callable[..., Redis]]:
+    """Redis clients on the test's redis-server, all closed at the end."""
+    made: list[Redis] = []
+
+    def make(**options: Any) -> Redis:
+        made.append(Redis(host="127.0.0.1", port=redis_server.port, **options))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+async def blocked_at_least(redis: Redis, count: int) -> None:
+    """Ask Redis until *count* clients are blocked (BLPOP): no sleeping, just asking.
+
+    What is awaited happens in Redis, so there is no event to wait on.
+    """
+    while int((await redis.info("clients"))["blocked_clients"]) < count:
+        pass
+
+
+async def holding(limiter: RedisConcurrencyLimiter, held: asyncio.Event, go: asyncio.Event) -> None:
+    async with limiter.slot():
+        held.set()
+        await go.wait()
+
+
+@pytest.mark.timeout(30)
+async def test_a_waiter_is_woken_by_the_give_back_not_by_a_timer(
+    clients: Callable[..., Redis],
+) -> None:
+    watch = clients()
+    holder = RedisConcurrencyLimiter(clients(), "t:wake", 1, lease=LONG)
+    waiter = RedisConcurrencyLimiter(clients(), "t:wake", 1, lease=LONG)
+    for _ in range(3):
+        held, go, inside = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        holding_task = asyncio.ensure_future(holding(holder, held, go))
+        await held.wait()
+
+        async def wait_for_the_slot(inside: asyncio.Event = inside) -> None:
+            async with waiter.slot():
+                inside.set()
+
+        waiting_task = asyncio.ensure_future(wait_for_the_slot())
+        await blocked_at_least(watch, 1)  # it found no slot and listens for wake-ups
+        assert not inside.is_set()
+        go.set()  # the holder gives the slot back: the only thing that can wake it
+        await asyncio.gather(holding_task, waiting_task)
+        assert inside.is_set()
+    for limiter in (holder, waiter):
+        await limiter.drain()
+    assert await watch.zcard("t:wake") == 0
+
+
+@pytest.mark.timeout(30)
+async def test_waiters_of_one_process_share_one_blocked_connection(
+    clients: Callable[..., Redis],
+) -> None:
+    watch = clients()
+    holder = RedisConcurrencyLimiter(clients(), "t:one", 1, lease=LONG)
+    waiter = RedisConcurrencyLimiter(clients(), "t:one", 1, lease=LONG)
+    held, go = asyncio.Event(), asyncio.Event()
+    holding_task = asyncio.ensure_future(holding(holder, held, go))
+    await held.wait()
+    order: list[int] = []
+
+    async def wait_for_the_slot(index: int) -> None:
+        async with waiter.slot():
+            order.append(index)
+
+    tasks = [asyncio.ensure_future(wait_for_the_slot(i)) for i in range(10)]
+    await blocked_at_least(watch, 1)
+    for _ in range(20):  # every request has taken its turn, found no slot, and waits
+        await asyncio.sleep(0)
+    assert int((await watch.info("clients"))["blocked_clients"]) == 1
+    go.set()
+    await asyncio.gather(holding_task, *tasks)
+    assert sorted(order) == list(range(10))  # each woken in turn, one blocked connection
+    for limiter in (holder, waiter):
+        await limiter.drain()
+    assert await watch.zcard("t:one") == 0
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("seed", range(10))
+async def test_no_wake_up_is_lost_and_the_cap_holds_under_random_interleavings(
+    clients: Callable[..., Redis], seed: int
+) -> None:
+    rng = random.Random(seed)
+    limit = rng.choice([1, 2, 3])
+    key = f"t:race:{seed}"
+    processes = [
+        RedisConcurrencyLimiter(clients(protocol=rng.choice([2, 3])), key, limit, lease=LONG)
+        for _ in range(rng.choice([2, 3]))
+    ]
+    in_flight = most = served = 0
+
+    async def request(limiter: RedisConcurrencyLimiter, turns: int, spins: list[int]) -> None:
+        nonlocal in_flight, most, served
+        for turn in range(turns):
+            async with limiter.slot():
+                in_flight += 1
+                try:
+                    most = max(most, in_flight)
+                    for _ in range(spins[turn]):
+                        await asyncio.sleep(0)
+                finally:
+                    in_flight -= 1
+            served += 1
+            for _ in range(spins[-turn - 1] % 3):
+                await asyncio.sleep(0)
+
+    tasks = []
+    for _ in range(rng.randrange(4, 12)):
+        turns = rng.randrange(1, 6)
+        spins = [rng.randrange(0, 30) for _ in range(turns)]
+        tasks.append(asyncio.ensure_future(request(rng.choice(processes), turns, spins)))
+    victims = rng.sample(tasks, k=rng.randrange(0, len(tasks) // 2 + 1))
+    for _ in range(rng.randrange(0, 60)):
+        await asyncio.sleep(0)
+    for victim in victims:  # cancelled at random points: waiting, holding, in between
+        victim.cancel()
+        for _ in range(rng.randrange(0, 5)):
+            await asyncio.sleep(0)
+    # A lost wake-up leaves a request waiting for 300 s: the test's timeout catches it.
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for task, result in zip(tasks, results, strict=True):
+        assert result is None or (task in victims and isinstance(result, asyncio.CancelledError))
+    assert most <= limit
+    assert served > 0
+    for limiter in processes:
+        await limiter.drain()
+    watch = clients()
+    assert await watch.zcard(key) == 0
+
+
+@pytest.mark.timeout(60)
+async def test_cancelling_blocked_waiters_leaks_no_slot_no_connection_and_no_task(
+    clients: Callable[..., Redis],
+) -> None:
+    watch = clients()
+    await watch.ping()
+    holder = RedisConcurrencyLimiter(clients(), "t:leave", 1, lease=LONG)
+    waiter = RedisConcurrencyLimiter(clients(), "t:leave", 1, lease=LONG)
+    held, go = asyncio.Event(), asyncio.Event()
+    holding_task = asyncio.ensure_future(holding(holder, held, go))
+    await held.wait()
+    connections = 0
+    ours = asyncio.all_tasks()  # this test, the holder and its lease renewal
+
+    async def wait_for_the_slot() -> None:
+        async with waiter.slot():
+            pytest.fail("the slot is held: nobody may get it")
+
+    for round_ in range(5):
+        waiters = [asyncio.ensure_future(wait_for_the_slot()) for _ in range(20)]
+        await blocked_at_least(watch, 1)
+        for task in waiters:
+            task.cancel()
+        done, _ = await asyncio.wait(waiters, timeout=10)
+        assert len(done) == len(waiters)
+        assert all(task.cancelled() for task in waiters)
+        await waiter.drain()  # the listener ends, its connection is closed
+        assert asyncio.all_tasks() <= ours  # nothing left running
+        assert await watch.zcard("t:leave") == 1  # the holder's
+        # The first round opened the command connections the waiter's pool keeps
+        # (20 concurrent takes); the listener's own connection is closed each time.
+        if round_ == 0:
+            connections = len(await watch.client_list())
+        assert len(await watch.client_list()) == connections
+    go.set()
+    await holding_task
+    await holder.drain()
+    assert await watch.zcard("t:leave") == 0
+
+
+@pytest.mark.timeout(60)
+async def test_a_killed_holders_slot_goes_to_a_waiter_when_its_lease_expires(
+    redis_server: RedisProcess, clients: Callable[..., Redis]
+) -> None:
+    args = ["hold", str(redis_server.port), "t:expire", "-", "0", "0", "1", "1.0"]
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, str(WORKER), *args, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None
+        assert (await asyncio.wait_for(holder.stdout.readline(), 60)).strip() == b"held"
+        waiter = RedisConcurrencyLimiter(clients(), "t:expire", 1, lease=1.0)
+        inside = asyncio.Event()
+
+        async def wait_for_the_slot() -> None:
+            async with waiter.slot():
+                inside.set()
+
+        waiting_task = asyncio.ensure_future(wait_for_the_slot())
+        watch = clients()
+        await blocked_at_least(watch, 1)
+        holder.kill()  # SIGKILL: the slot is never given back, nobody wakes the waiter
+        await holder.wait()
+        async with asyncio.timeout(10):  # the lease (1 s) expires: the waiter gets the slot
+            await waiting_task
+        assert inside.is_set()
+        await waiter.drain()
+        assert await watch.zcard("t:expire") == 0
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
