@@ -50,12 +50,14 @@ from ._errors import (
     may_have_been_acted_on,
 )
 from ._journal import ImportJournal, JournalEntry, error_record, fingerprint, rebuild_error
+from ._json import thaw
 from ._models import AddMembersResult, AddProgress, BatchOutcome, FailedBatch, NewMember
 
 __all__ = ["Accept", "MemberInput", "ProgressCallback", "Resume", "SendBatch", "add_members"]
 
 MemberInput = NewMember | Mapping[str, Any]
-#: One member as sent: ``{"phone": ..., "name"?: ..., "vars"?: ...}``.
+#: One member as sent: ``{"phone": ..., "name"?: ..., "vars"?: ...}``; its vars may be a
+#: ``_json.freeze`` snapshot (``_json.dumps`` writes it as the dict, ``thaw`` gives the dict).
 Payload = dict[str, Any]
 #: Sends one batch; returns the API's answer as plain data: (added, invalid phones).
 SendBatch = Callable[[list[Payload]], Awaitable[tuple[object, object]]]
@@ -257,7 +259,7 @@ async def add_members(
         await guarded_report(outcome if on_progress is not None else None)
         return True
 
-    reader = _Reader(members)
+    reader = _Reader(members, accept)
     invalid = account.invalid
     entries = resume.entries if resume is not None else {}
     last_journaled = max(entries, default=-1)
@@ -272,21 +274,10 @@ async def add_members(
                     slots.release()
                     break
                 batch: list[Payload] = []
-                rejected = 0
-
-                def take_one(raw: object, batch: list[Payload] = batch) -> None:
-                    # Each item is checked and snapshotted the moment it is read: an
-                    # input that changes and yields one object again is sent right.
-                    nonlocal rejected
-                    payload = accept(raw, invalid)
-                    if payload is None:
-                        rejected += 1
-                    else:
-                        batch.append(payload)
-
+                rejected_before = reader.rejected
                 try:
                     while len(batch) < batch_size and not reader.done:
-                        await reader.take(batch_size - len(batch), take_one)
+                        await reader.take(batch_size - len(batch), batch, invalid)
                 except Exception as exc:  # the input raised: send what was read, then stop
                     reader.done = True
                     halt(exc, f"the input raised {type(exc).__name__}")
@@ -327,7 +318,7 @@ async def add_members(
                         deferred.clear()
                     continue
                 slots.release()
-                if rejected:
+                if reader.rejected != rejected_before:
                     await guarded_report(None)  # rejections after the last batch
             if batches <= last_journaled and not stop:
                 raise _mismatch(batches)  # the input ended before the journal does
@@ -378,16 +369,25 @@ def _mismatch(index: int) -> ConfigurationError:
 
 def _to_members(batch: list[Payload]) -> list[NewMember]:
     """The batch as ``NewMember`` objects (for failures and progress reports only)."""
-    return [NewMember(item["phone"], item.get("name"), item.get("vars")) for item in batch]
+    return [NewMember(item["phone"], item.get("name"), thaw(item.get("vars"))) for item in batch]
 
 
 class _Reader:
-    """Reads the input a few items at a time, never more than asked for."""
+    """Reads the input a few items at a time, never more than asked for.
 
-    __slots__ = ("_async", "_sync", "done")
+    Each item is checked and snapshotted by *accept* the moment it is read: an
+    input that changes and yields one object again is sent right.
+    """
 
-    def __init__(self, items: Iterable[MemberInput] | AsyncIterable[MemberInput]) -> None:
+    __slots__ = ("_accept", "_async", "_sync", "done", "rejected")
+
+    def __init__(
+        self, items: Iterable[MemberInput] | AsyncIterable[MemberInput], accept: Accept
+    ) -> None:
         self.done = False
+        #: Items *accept* rejected so far, over the whole input.
+        self.rejected = 0
+        self._accept = accept
         self._async: AsyncIterator[MemberInput] | None = None
         self._sync: Iterator[MemberInput] | None = None
         if isinstance(items, AsyncIterable):
@@ -395,25 +395,37 @@ class _Reader:
         else:
             self._sync = iter(items)
 
-    async def take(self, count: int, accept: Callable[[object], None]) -> None:
-        """Pass up to *count* items to *accept*, each as it is read.
+    async def take(self, count: int, batch: list[Payload], invalid: list[str]) -> None:
+        """Read up to *count* items: each accepted one onto *batch*, each rejected into *invalid*.
 
         Fewer at the end of the input (and ``done`` is set). If the input raises,
-        the items read before it have been passed already.
+        the items read before it are in *batch* or counted in ``rejected`` already.
         """
-        taken = 0
+        accept = self._accept
+        append = batch.append
         if self._sync is not None:
+            before = len(batch) + self.rejected
+            # the hot loop of a large upload: no call but the input's and accept's
             for item in itertools.islice(self._sync, count):
-                accept(item)
-                taken += 1
+                payload = accept(item, invalid)
+                if payload is None:
+                    self.rejected += 1
+                else:
+                    append(payload)
+            taken = len(batch) + self.rejected - before
         else:
             assert self._async is not None
+            taken = 0
             for _ in range(count):
                 try:
                     item = await anext(self._async)
                 except StopAsyncIteration:
                     break
-                accept(item)
                 taken += 1
+                payload = accept(item, invalid)
+                if payload is None:
+                    self.rejected += 1
+                else:
+                    append(payload)
         if taken < count:
             self.done = True

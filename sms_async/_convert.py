@@ -13,6 +13,13 @@ Quirks absorbed here, and nowhere else:
   optional fields take their defaults; ``null`` strings read as ``""``.
 
 Any mismatch raises; the transport turns it into ``MalformedResponseError``.
+
+The hot path of a large listing has quick passes in front of the full ones:
+``quick_member_page`` builds a page of members in one pass, ``quick_vars``
+reads the usual single-quoted vars as JSON. Each answers only for the usual
+shape, exactly as the full path would, and leaves anything else to it (so
+errors are still described by path); ``tests/test_fast_paths.py`` checks that
+they agree.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from ._constants import API_UTC_OFFSET_HOURS, TASK_TIME_FORMAT
+from ._json import FAST, encodable, loads_text
 from ._models import ContactList, Member, NewMember, SmsTask, TaskStatus
 
 __all__ = [
@@ -132,7 +140,17 @@ def _structure_bool(value: Any, _: type) -> bool:
     raise TypeError(f"expected a boolean, got {type(value).__name__}")
 
 
+#: Timestamps parsed lately, by their text: the members of a listing were mostly
+#: added in bulk and share a handful of them. Datetimes are immutable; shared is fine.
+_TIMES: dict[Any, datetime] = {}
+_MAX_TIMES = 1024
+
+
 def _parse_datetime(value: Any) -> datetime | None:
+    if type(value) is str:
+        parsed = _TIMES.get(value)
+        if parsed is not None:
+            return parsed
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -140,6 +158,10 @@ def _parse_datetime(value: Any) -> datetime | None:
     parsed = datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=API_TZ)
+    if type(value) is str:
+        if len(_TIMES) >= _MAX_TIMES:
+            _TIMES.clear()
+        _TIMES[value] = parsed
     return parsed
 
 
@@ -165,6 +187,43 @@ _FLAT_QUOTED = re.compile(rf"\{{\s*(?:{_PAIR}(?:\s*,\s*{_PAIR})*\s*,?\s*)?\}}")
 _FLAT_PAIRS = re.compile(_PAIR)
 
 
+def _checked_text_loads(text: str) -> Any:
+    """The stdlib's JSON of a str, refusing lone surrogates as orjson does."""
+    if not encodable(text):
+        raise ValueError("the text holds a lone surrogate")
+    return json.loads(text)
+
+
+#: JSON of a str: orjson when installed; either way, a lone surrogate is an error.
+_text_loads: Callable[[str], Any] = loads_text if FAST else _checked_text_loads
+
+
+def quick_vars(value: str) -> dict[str, Any] | None:
+    """The quirk's single-quoted vars of flat strings and integers, or ``None``: parse in full.
+
+    ``{'k':'v','n':3}`` with no ``"`` nor backslash in it is JSON once its
+    quotes are swapped; the JSON parser reads it about three times faster than
+    the regexes of the full parser. A result is returned only where JSON and the
+    Python literal agree: the values are strings or integers (JSON's ``true``,
+    ``null`` or floats are not Python's, or are not read alike); anything else
+    (including a parse error) is left to ``parse_vars_reference``, so that
+    ``parse_vars`` accepts and refuses exactly what it always did.
+    """
+    if len(value) > _MAX_LITERAL_CHARS or '"' in value or "\\" in value:
+        return None
+    try:
+        parsed = _text_loads(value.replace("'", '"'))
+    except ValueError:  # orjson's and the stdlib's decode errors are ValueErrors
+        return None
+    if type(parsed) is not dict:
+        return None
+    for item in parsed.values():
+        kind = type(item)
+        if kind is not str and kind is not int:
+            return None
+    return parsed
+
+
 def parse_vars(value: Any) -> dict[str, Any]:
     """Parse a member's ``vars`` in any form the API uses into a dict.
 
@@ -172,6 +231,21 @@ def parse_vars(value: Any) -> dict[str, Any]:
     single-quoted Python-like form ``"{'beizhu':'hello'}"``, which is read by a
     literal-only parser. Anything else raises ``ValueError``.
     """
+    if type(value) is str and value:
+        parsed = quick_vars(value)
+        if parsed is not None:
+            return parsed
+    elif type(value) is dict:
+        for key in value:
+            if type(key) is not str:
+                break
+        else:
+            return value.copy()
+    return parse_vars_reference(value)
+
+
+def parse_vars_reference(value: Any) -> dict[str, Any]:
+    """``parse_vars`` without its quick path: what the quick path must agree with."""
     if value is None or value == "":
         return {}
     if isinstance(value, Mapping):
@@ -196,6 +270,64 @@ def parse_vars(value: Any) -> dict[str, Any]:
 
 def _structure_vars(value: Any, _: type) -> dict[str, Any]:
     return parse_vars(value)
+
+
+def quick_member_page(value: Any) -> ListResponse[Member] | None:
+    """A page of a member listing in the usual well-formed shape, or ``None``: structure it in full.
+
+    The hot path of a large listing: one pass over the rows, exact types only
+    (``int`` ids and counts, ``str`` phones and names, vars in any form
+    ``parse_vars`` reads, timestamps as text or ``null``), each ``Member``
+    built directly. What it returns is what the converter's full (and much
+    dearer) structuring returns; for anything else (a missing id, a ``null``
+    phone, an id as text, a bad timestamp, unreadable vars) it returns
+    ``None``, and the full structuring answers, or describes the error by path.
+    """
+    if type(value) is not dict:
+        return None
+    rows = value.get("result")
+    total = value.get("total")
+    count = value.get("count")
+    if (
+        type(rows) is not list
+        or type(total) is not int
+        or (count is not None and type(count) is not int)
+    ):
+        return None
+    members: list[Member] = []
+    append = members.append
+    times = _TIMES
+    try:
+        for row in rows:
+            if type(row) is not dict:
+                return None
+            member_id = row["member_id"]
+            phone = row.get("phone", "")
+            name = row.get("name", "")
+            if type(member_id) is not int or type(phone) is not str or type(name) is not str:
+                return None
+            variables = row.get("vars")
+            if type(variables) is str and variables:  # the quirk: a single-quoted literal
+                parsed = quick_vars(variables)
+                if parsed is None:
+                    parsed = parse_vars_reference(variables)
+            else:
+                parsed = parse_vars(variables)  # also the missing key: None gives {}
+            created = row.get("create_time")
+            updated = row.get("update_time")
+            append(
+                Member(
+                    member_id,
+                    phone,
+                    name,
+                    parsed,
+                    times.get(created) or _parse_datetime(created),
+                    times.get(updated) or _parse_datetime(updated),
+                )
+            )
+    except Exception:  # any failure is the full structuring's to describe
+        return None
+    return ListResponse(members, total, count)
 
 
 # --- the converter -----------------------------------------------------------------------
@@ -234,6 +366,16 @@ def _make_converter() -> cattrs.Converter:
         Member,
         make_dict_structure_fn(Member, conv, vars=override(struct_hook=_structure_vars)),
     )
+    member_page_fn = make_dict_structure_fn(ListResponse[Member], conv)
+
+    def structure_member_page(value: Any, cls: type) -> ListResponse[Member]:
+        # the quick pass, else the full structuring (which describes any error by path)
+        page = quick_member_page(value)
+        return member_page_fn(value, cls) if page is None else page
+
+    # by predicate: registering the generic alias itself would resolve its annotations
+    member_page = ListResponse[Member]
+    conv.register_structure_hook_func(lambda cls: cls == member_page, structure_member_page)
 
     task_fn = make_dict_structure_fn(
         SmsTask,

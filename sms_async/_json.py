@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FAST", "dumps", "encodable", "loads"]
+__all__ = ["FAST", "dumps", "encodable", "freeze", "loads", "loads_text", "thaw"]
 
 try:
     _orjson: Any = importlib.import_module("orjson")
@@ -25,16 +25,53 @@ _fast_dumps: Callable[[Any], bytes] | None = _orjson.dumps if FAST else None
 
 #: Decode JSON bytes; raises ``ValueError`` (or ``RecursionError``) when they are not JSON.
 loads: Callable[[bytes], Any] = _orjson.loads if FAST else json.loads
+#: Decode JSON text (a str); the same errors. The stdlib's passes lone surrogates, orjson's not.
+loads_text: Callable[[str], Any] = _orjson.loads if FAST else json.loads
+
+
+#: orjson's holder of ready JSON, which it writes out as it is (orjson 3.9.11 and later).
+_Fragment: Any = getattr(_orjson, "Fragment", None)
 
 
 def dumps(value: Any) -> bytes:
-    """Encode *value* as compact UTF-8 JSON."""
+    """Encode *value* as compact UTF-8 JSON (``freeze`` snapshots included)."""
     if _fast_dumps is not None:
         try:
             return _fast_dumps(value)
         except TypeError:
             pass  # a value orjson does not take: the stdlib may
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), default=_thawed_or_refused
+    ).encode("utf-8")
+
+
+def freeze(value: dict[str, Any]) -> Any:
+    """A snapshot of the dict *value* to send: its JSON in an ``orjson.Fragment``, or a copy.
+
+    Either way, later changes to *value* are not in it. The fragment (with
+    orjson installed) is also no container the garbage collector tracks: a
+    large upload holds thousands of snapshots at once, which the collector
+    would otherwise traverse again and again. ``dumps`` writes it as the dict
+    would be written; ``thaw`` gives the dict back. Raises ``TypeError`` when
+    orjson cannot encode *value* (an integer beyond 64 bits, say).
+    """
+    if _Fragment is None:
+        return value.copy()
+    return _Fragment(_orjson.dumps(value))
+
+
+def thaw(value: Any) -> Any:
+    """The dict of a ``freeze`` snapshot; any other value as it is."""
+    if _Fragment is not None and type(value) is _Fragment:
+        return _orjson.loads(_orjson.dumps(value))  # orjson writes a fragment's JSON out
+    return value
+
+
+def _thawed_or_refused(value: Any) -> Any:
+    """The stdlib encoder's ``default``: a fragment's value; for anything else, TypeError."""
+    if _Fragment is not None and type(value) is _Fragment:
+        return thaw(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def encodable(text: str) -> bool:

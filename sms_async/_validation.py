@@ -2,7 +2,10 @@
 
 Each ``check_*`` raises ``ValidationError`` naming the field and the rule.
 ``member_problem`` returns the problem instead, for the bulk path, where a bad
-member is reported in ``invalid`` and the upload goes on.
+member is reported in ``invalid`` and the upload goes on; in front of it,
+``quick_payload`` takes the usual well-formed member in one pass and leaves
+anything else to the full checks (``tests/test_fast_paths.py`` checks that
+they agree).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from ._constants import (
     MAX_VARS_BYTES,
 )
 from ._errors import ValidationError
-from ._json import encodable
+from ._json import encodable, freeze
 from ._models import NewMember
 
 _LIST_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CONTACT_LIST_NAME}}}")
@@ -206,6 +209,77 @@ def snapshot_payload(raw: Mapping[str, Any]) -> dict[str, Any]:
         else:
             payload["vars"] = copy.deepcopy(dict(variables))
     return payload
+
+
+#: Integers within this bound (exclusive) are at most 20 characters of JSON, and
+#: within orjson's 64 bits.
+_SHORT_INT = 2**63
+#: JSON spends at most ``_MAX_BYTES_PER_CHAR`` times this many bytes on a short int,
+#: a finite float (``-1.7976931348623157e+308``: 24), a boolean or ``null``.
+_SCALAR_CHARS = 4
+
+
+def quick_payload(phone: object, name: object, variables: object) -> dict[str, Any] | None:
+    """The payload of a member in the usual well-formed shape, or ``None``: check it in full.
+
+    The hot path of a large upload, in one pass and without building anything
+    but the payload: exact types only (``str`` phone and name, a ``dict`` of
+    scalars as vars) and the upper bound of the vars' JSON size that
+    ``vars_problem`` uses. A member it returns a payload for is one the full
+    checks (``payload_problem``, ``member_problem``) accept, and the payload is
+    the one ``snapshot_payload`` makes, but for its vars: a ``freeze`` snapshot,
+    sent as the copy would be (``thaw`` gives the copy). For anything else (an
+    error, a subclass, nested vars, vars near the size limit) it returns
+    ``None`` and the full checks decide.
+    """
+    # PHONE_PATTERN without the regex engine: ASCII digits, with an optional leading +
+    if (
+        type(phone) is not str
+        or not phone.isascii()
+        or not (phone.isdigit() or (phone[1:].isdigit() and phone[0] == "+"))
+    ):
+        return None
+    if name is not None and not (
+        type(name) is str and len(name) <= MAX_MEMBER_NAME and (name.isascii() or encodable(name))
+    ):
+        return None
+    if variables is None:
+        return {"phone": phone} if name is None else {"phone": phone, "name": name}
+    if type(variables) is not dict:
+        return None
+    chars = 0  # of the keys and values, each counted _MAX_BYTES_PER_CHAR times
+    for key, item in variables.items():
+        if (
+            type(key) is not str
+            or len(key) > MAX_VAR_KEY
+            or "%" in key
+            or not (key.isascii() or encodable(key))
+        ):
+            return None
+        kind = type(item)
+        if kind is str:
+            if not (item.isascii() or encodable(item)):
+                return None
+            chars += len(key) + len(item)
+        elif (
+            (kind is int and -_SHORT_INT < item < _SHORT_INT)
+            or kind is bool
+            or item is None
+            or (kind is float and item - item == 0.0)  # finite: not NaN nor an infinity
+        ):
+            chars += len(key) + _SCALAR_CHARS
+        else:
+            return None
+    # vars_problem's bound: 2 for the braces, and per item its characters and overhead
+    if 2 + _MAX_BYTES_PER_CHAR * chars + _ITEM_OVERHEAD * len(variables) > MAX_VARS_BYTES:
+        return None
+    try:
+        frozen = freeze(variables)  # sent as a copy would be, and cheaper to hold
+    except (TypeError, ValueError):  # what orjson does not take (none of the above, so far)
+        return None
+    if name is None:
+        return {"phone": phone, "vars": frozen}
+    return {"phone": phone, "name": name, "vars": frozen}
 
 
 def to_new_member(value: object) -> NewMember:

@@ -59,3 +59,36 @@ def test_vars_at_exactly_1024_bytes() -> None:
     assert len(json.dumps(value, separators=(",", ":"))) == 1024
     assert vars_problem(value) is None
     assert vars_problem({"k": "x" * (1025 - len('{"k":""}'))}) is not None
+
+
+def test_loads_text_reads_a_str() -> None:
+    assert _json.loads_text('{"a": ["é", 1]}') == {"a": ["é", 1]}
+    with pytest.raises(ValueError, match=r"(?i)expect|unexpected|invalid"):
+        _json.loads_text("{'a': 1}")
+
+
+@pytest.mark.skipif(not _json.FAST, reason="orjson is not installed")
+def test_orjson_loads_text_refuses_lone_surrogates() -> None:
+    # the quick vars parser relies on it (the stdlib's is checked by _convert instead)
+    with pytest.raises(ValueError, match="surrogates"):
+        _json.loads_text('{"a": "\ud800"}')
+
+
+@pytest.mark.parametrize("fragments", [True, False])
+def test_a_frozen_dict_is_sent_as_the_dict_was_then(
+    fragments: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not fragments:
+        monkeypatch.setattr(_json, "_Fragment", None)  # orjson not installed, or too old
+    value = {"k": "é", "n": 1, "f": -0.0, "b": True, "z": None}
+    frozen = _json.freeze(value)
+    value["k"] = "changed later"
+    expected = {"k": "é", "n": 1, "f": -0.0, "b": True, "z": None}
+    assert _json.thaw(frozen) == expected
+    assert json.loads(_json.dumps({"m": [{"vars": frozen}]})) == {"m": [{"vars": expected}]}
+    # a body orjson refuses (an integer beyond 64 bits) goes to the stdlib, frozen parts too
+    body = _json.dumps({"m": [{"vars": frozen}, {"vars": {"big": 2**70}}]})
+    assert json.loads(body) == {"m": [{"vars": expected}, {"vars": {"big": 2**70}}]}
+    assert _json.thaw("text") == "text"
+    with pytest.raises(TypeError):
+        _json.dumps({"m": object()})
