@@ -576,3 +576,18 @@ async def test_members_reported_back_hold_their_vars_as_dicts() -> None:
         {"phone": "+0", "name": "n", "vars": {"i": 0, "s": "é", "f": 0.5}},
         {"phone": "+1", "name": "n", "vars": {"i": 1, "s": "é", "f": 0.5}},
     ]
+
+
+def test_a_checked_member_is_sent_as_it_is_and_a_plain_dict_is_checked() -> None:
+    from sms_async._validation import CheckedMember
+    from sms_async.resources.members import _accept
+
+    invalid: list[str] = []
+    checked = CheckedMember(phone="+8613800138000", name="n")
+    assert _accept(checked, invalid) is checked  # no second check, no copy
+    plain = {"phone": "+8613800138000", "name": "n"}
+    sent = _accept(plain, invalid)
+    assert sent == plain
+    assert sent is not plain  # snapshotted
+    assert _accept({"phone": "not a phone"}, invalid) is None
+    assert invalid == ["not a phone"]

@@ -21,7 +21,7 @@ from operator import itemgetter
 from typing import IO, Any, Protocol
 
 from .._models import Member
-from .._validation import payload_problem
+from .._validation import CheckedMember, payload_problem
 from ._input import (
     _SURROGATE,
     _UNDECODED,
@@ -212,7 +212,8 @@ class CsvRows:
                 if shadowed and _UNDECODED.search("".join(cells)):
                     reject(self.original(cells), f"row is not valid {self._label}")
                     continue
-                member: dict[str, Any] = {"phone": cells[phone_at].strip()}
+                # checked below and never changed again: members.add sends it as it is
+                member = CheckedMember(phone=cells[phone_at].strip())
                 if name_at is not None and cells[name_at]:
                     member["name"] = cells[name_at]
                 if cells_of is not None:
@@ -363,7 +364,11 @@ class JsonlRows:
         if variables is not None and not isinstance(variables, dict):
             reject(original, "vars must be a JSON object")
             return None
-        member = {"phone": phone, "name": name, "vars": variables}
+        member = CheckedMember(phone=phone)
+        if name is not None:
+            member["name"] = name
+        if variables is not None:
+            member["vars"] = variables
         problem = payload_problem(member)
         if problem is not None:
             reject(original, problem)

@@ -28,6 +28,7 @@ from .._journal import ImportJournal
 from .._models import AddMembersResult, Member, NewMember, Page
 from .._pagination import AsyncPaginator, PageFetcher
 from .._validation import (
+    CheckedMember,
     check_batch_size,
     check_id,
     check_member_fields,
@@ -57,6 +58,8 @@ def _accept(raw: object, invalid: list[str]) -> dict[str, Any] | None:
     anything else is checked in full by ``_accept_checked``, which answers the
     same for what the quick pass takes.
     """
+    if type(raw) is CheckedMember:  # checked by its maker, never changed (the CLI)
+        return raw
     if type(raw) is dict:  # the hot path of a large upload
         name = raw.get("name")
         variables = raw.get("vars")
