@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import socket
 import statistics
@@ -72,7 +73,7 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
-async def main(port: int, rounds: int, calls: int) -> None:
+async def main(port: int, rounds: int, calls: int, as_json: bool = False) -> None:
     redis = Redis(host="127.0.0.1", port=port)
     shared_rate = RedisRateLimiter(redis, "bench:rate", rate=900_000, burst=1000)
     shared_slots = RedisConcurrencyLimiter(redis, "bench:slots", limit=64)
@@ -133,12 +134,32 @@ async def main(port: int, rounds: int, calls: int) -> None:
             f"| {name} | {spread(added)} | {statistics.median(shared_us):.1f} "
             f"| {statistics.median(local_us):.1f} |"
         )
+    if as_json:  # the figures of the benchmarks' report: the rate, and a slot taken from Redis
+        figures = [("redis_rate", rows[0]), ("redis_slots", rows[1])]
+        print(
+            json.dumps(
+                {
+                    "rows": [
+                        {
+                            "key": key,
+                            "figure": name,
+                            "median": statistics.median(added),
+                            "min": min(added),
+                            "max": max(added),
+                            "unit": "us",
+                        }
+                        for key, (name, (added, _, _)) in figures
+                    ]
+                }
+            )
+        )
 
 
 def run() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--json", action="store_true", help="end with a JSON line of the figures")
     options = parser.parse_args()
     binary = shutil.which("redis-server")
     if binary is None:
@@ -155,7 +176,7 @@ def run() -> None:
                 break
             except OSError:
                 time.sleep(0.02)
-        asyncio.run(main(port, options.rounds, options.calls))
+        asyncio.run(main(port, options.rounds, options.calls, options.json))
     finally:
         server.terminate()
         server.wait()
