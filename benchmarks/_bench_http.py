@@ -62,6 +62,7 @@ def sdk_client(base_url: str, backend: str) -> AsyncSmsClient:
         base_url=base_url,
         task_base_url=base_url,
         max_concurrency=CONCURRENCY,
+        # a name from the benchmark's own table ("httpx" or "aiohttp"), typed str there
         http_backend=backend,  # type: ignore[arg-type]
     )
 
@@ -200,7 +201,7 @@ async def list_httpx(url: str, list_id: int) -> int:
         async def get(offset: int) -> dict[str, Any]:
             response = await http.get(endpoint, params={"offset": offset, "limit": PAGE})
             response.raise_for_status()
-            return response.json()  # type: ignore[no-any-return]
+            return response.json()  # type: ignore[no-any-return]  # json() is Any; a page is a dict
 
         return await windowed(get, CONCURRENCY)
 
@@ -213,6 +214,7 @@ async def list_aiohttp(url: str, list_id: int) -> int:
             params = {"offset": offset, "limit": PAGE}
             async with session.get(endpoint, params=params) as response:
                 response.raise_for_status()
+                # json() is Any; a page is a dict
                 return await response.json()  # type: ignore[no-any-return]
 
         return await windowed(get, CONCURRENCY)

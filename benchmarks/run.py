@@ -28,6 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+# benchmarks/ is put on sys.path first (these run as scripts): hence E402
 from _common import environment  # noqa: E402
 from _figures import Figure, missing  # noqa: E402
 from _report import SPECS, chart, report  # noqa: E402

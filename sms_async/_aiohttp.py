@@ -65,11 +65,8 @@ async def _mark_sent(
 class AiohttpBackend:
     """Exchanges through an ``aiohttp.ClientSession`` the SDK makes (lazily, in its loop)."""
 
-    name = "aiohttp"
-
     def __init__(self, *, timeout: httpx.Timeout, max_connections: int) -> None:
         self._aiohttp = import_aiohttp()
-        self._timeout = timeout
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._closed = False

@@ -97,8 +97,6 @@ class SendProgress:
 class Backend(Protocol):
     """What the transport needs of an HTTP stack."""
 
-    name: str
-
     def request_timeout(self, timeout: httpx.Timeout | None) -> object:
         """The per-request timeout to pass to ``exchange`` (``timeout`` None: the default)."""
 

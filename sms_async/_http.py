@@ -222,8 +222,6 @@ class HttpxBackend:
     was configured with applies.
     """
 
-    name = "httpx"
-
     def __init__(self, http_client: httpx.AsyncClient, *, owned: bool = False) -> None:
         self.http_client = http_client
         # With httpcore underneath, trace events tell whether a timed-out request

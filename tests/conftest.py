@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import respx
 
+import sms_async._exchange
 from sms_async import AsyncSmsClient
 from sms_async.testing import instant_retries
 
@@ -37,7 +38,7 @@ async def client(router: respx.MockRouter) -> AsyncIterator[AsyncSmsClient]:
 
 #: The reliability suite (chaos, hostile servers, end to end, the socket-level
 #: policy table) runs on every HTTP backend.
-HTTP_BACKENDS = ["httpx", "aiohttp"]
+HTTP_BACKENDS = list(sms_async._exchange.HTTP_BACKENDS)
 
 
 @pytest.fixture(params=HTTP_BACKENDS)

@@ -238,9 +238,7 @@ async def test_an_aiohttp_client_opens_its_session_lazily_and_closes_it() -> Non
 def _aiohttp_errors() -> list[Any]:
     aiohttp = pytest.importorskip("aiohttp")
     key = SimpleNamespace(host="h", port=1, ssl=False)
-    info = aiohttp.RequestInfo(
-        httpx.URL("http://h/").__str__(), "POST", {"Authorization": f"Basic {KEY}"}
-    )
+    info = aiohttp.RequestInfo("http://h/", "POST", {"Authorization": f"Basic {KEY}"})
     return [
         # (error, raised after the headers went out?, timeout?, request_sent)
         (aiohttp.ClientConnectorError(key, OSError(111, "refused")), False, False, False),
