@@ -53,7 +53,15 @@ from ._journal import ImportJournal, JournalEntry, error_record, fingerprint, re
 from ._json import thaw
 from ._models import AddMembersResult, AddProgress, BatchOutcome, FailedBatch, NewMember
 
-__all__ = ["Accept", "MemberInput", "ProgressCallback", "Resume", "SendBatch", "add_members"]
+__all__ = [
+    "Accept",
+    "MemberInput",
+    "ProgressCallback",
+    "Refine",
+    "Resume",
+    "SendBatch",
+    "add_members",
+]
 
 MemberInput = NewMember | Mapping[str, Any]
 #: One member as sent: ``{"phone": ..., "name"?: ..., "vars"?: ...}``; its vars may be a
@@ -64,6 +72,9 @@ SendBatch = Callable[[list[Payload]], Awaitable[tuple[object, object]]]
 ProgressCallback = Callable[[AddProgress], Any]
 #: Checks and snapshots one input item, or appends its phone to the list and returns None.
 Accept = Callable[[object, list[str]], "Payload | None"]
+#: Then, for the items just accepted onto a batch (from the index given): changes them in
+#: place or takes them out, appending their phones to the list; returns how many it took.
+Refine = Callable[[list[Payload], int, list[str]], int]
 
 
 @attrs.frozen
@@ -137,6 +148,7 @@ async def add_members(
     concurrency: int,
     raise_on_error: bool,
     accept: Accept,
+    refine: Refine | None = None,
     on_progress: ProgressCallback | None = None,
     is_fatal: Callable[[SmsError], bool] | None = None,
     resume: Resume | None = None,
@@ -144,8 +156,9 @@ async def add_members(
     """Send *members* through *send* in concurrent batches; account for every one.
 
     *accept* turns one input item into what is sent (a snapshot), or records it
-    as invalid; *send* returns the API's answer as plain data. The engine knows
-    no wire types: the resource adapts both.
+    as invalid; *refine* (optional) then looks at the items just accepted, all
+    at once (phone normalization and dedupe); *send* returns the API's answer
+    as plain data. The engine knows no wire types: the resource adapts them.
     """
     account = _Account(len(members) if isinstance(members, Sized) else None)
     slots = asyncio.Semaphore(concurrency)
@@ -259,7 +272,7 @@ async def add_members(
         await guarded_report(outcome if on_progress is not None else None)
         return True
 
-    reader = _Reader(members, accept)
+    reader = _Reader(members, accept, refine)
     invalid = account.invalid
     entries = resume.entries if resume is not None else {}
     last_journaled = max(entries, default=-1)
@@ -379,15 +392,19 @@ class _Reader:
     input that changes and yields one object again is sent right.
     """
 
-    __slots__ = ("_accept", "_async", "_sync", "done", "rejected")
+    __slots__ = ("_accept", "_async", "_refine", "_sync", "done", "rejected")
 
     def __init__(
-        self, items: Iterable[MemberInput] | AsyncIterable[MemberInput], accept: Accept
+        self,
+        items: Iterable[MemberInput] | AsyncIterable[MemberInput],
+        accept: Accept,
+        refine: Refine | None = None,
     ) -> None:
         self.done = False
-        #: Items *accept* rejected so far, over the whole input.
+        #: Items *accept* or *refine* rejected so far, over the whole input.
         self.rejected = 0
         self._accept = accept
+        self._refine = refine
         self._async: AsyncIterator[MemberInput] | None = None
         self._sync: Iterator[MemberInput] | None = None
         if isinstance(items, AsyncIterable):
@@ -399,8 +416,20 @@ class _Reader:
         """Read up to *count* items: each accepted one onto *batch*, each rejected into *invalid*.
 
         Fewer at the end of the input (and ``done`` is set). If the input raises,
-        the items read before it are in *batch* or counted in ``rejected`` already.
+        the items read before it are in *batch* or counted in ``rejected`` already
+        (refined too).
         """
+        if self._refine is None:
+            await self._take(count, batch, invalid)
+            return
+        start = len(batch)
+        try:
+            await self._take(count, batch, invalid)
+        finally:
+            if len(batch) > start:
+                self.rejected += self._refine(batch, start, invalid)
+
+    async def _take(self, count: int, batch: list[Payload], invalid: list[str]) -> None:
         accept = self._accept
         append = batch.append
         if self._sync is not None:

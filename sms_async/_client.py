@@ -33,6 +33,7 @@ from ._limits import (
 )
 
 if TYPE_CHECKING:
+    from ._phones import PhoneNormalizer
     from ._transport import Transport
     from .resources import ContactLists, Members, Tasks
 
@@ -77,6 +78,14 @@ class AsyncSmsClient(AsyncClosing):
             request). Retries, deadlines, limits, errors and the "sent or not"
             answer of a failure are the same on both. ``http_client`` is an
             httpx client, so it goes with ``"httpx"`` only.
+        default_region: An ISO 3166 alpha-2 region (``"CN"``, ``"US"``, ...;
+            needs the ``sms-async[phones]`` extra). Every phone the client sends
+            (``members.add``, ``members.update``, ``members.lookup``, the
+            ``phone`` filter of ``members.list``) is then parsed as written in
+            that region and sent in E.164 ("138 0013 8000" with ``"CN"`` becomes
+            "+8613800138000"); one that is not a possible number is refused (in
+            uploads it goes to ``invalid``, in single calls ``ValidationError``).
+            ``None`` (the default): phones are sent as written.
 
     Raises:
         ConfigurationError: Missing credentials or a bad option value.
@@ -96,6 +105,7 @@ class AsyncSmsClient(AsyncClosing):
         http_client: httpx.AsyncClient | None = None,
         rate_limit: float | RateLimiter | None = None,
         http_backend: Literal["httpx", "aiohttp"] = "httpx",
+        default_region: str | None = None,
     ) -> None:
         sms_user = sms_user if sms_user is not None else os.environ.get(ENV_USER)
         sms_key = sms_key if sms_key is not None else os.environ.get(ENV_KEY)
@@ -123,6 +133,9 @@ class AsyncSmsClient(AsyncClosing):
         self.max_concurrency = max_concurrency
         self.signature_method = signature_method
         self.http_backend = http_backend
+        self._normalizer = _normalizer(default_region)
+        #: The region phones are normalized for (upper case), or ``None``.
+        self.default_region = None if self._normalizer is None else self._normalizer.region
         self._owns_http = http_client is None
         self._derived = False
         backend = _backend(http_backend, http_client, self.timeout, max_concurrency)
@@ -167,7 +180,7 @@ class AsyncSmsClient(AsyncClosing):
 
     def _namespaces(self) -> _Resources:
         if self._resources is None:
-            self._resources = _Resources(self._transport, self.max_concurrency)
+            self._resources = _Resources(self._transport, self.max_concurrency, self._normalizer)
         return self._resources
 
     def with_options(
@@ -242,11 +255,13 @@ class _Resources:
 
     __slots__ = ("contact_lists", "members", "tasks")
 
-    def __init__(self, transport: Transport, max_concurrency: int) -> None:
+    def __init__(
+        self, transport: Transport, max_concurrency: int, normalizer: PhoneNormalizer | None
+    ) -> None:
         from .resources import ContactLists, Members, Tasks
 
         self.contact_lists = ContactLists(transport, max_concurrency=max_concurrency)
-        self.members = Members(transport, max_concurrency=max_concurrency)
+        self.members = Members(transport, max_concurrency=max_concurrency, normalizer=normalizer)
         self.tasks = Tasks(transport, max_concurrency=max_concurrency)
 
 
@@ -274,6 +289,14 @@ def _backend(
         return HttpxBackend(made, owned=True)
     harden_client(http_client)  # its pool too survives cancellations (see _http.py)
     return HttpxBackend(http_client)
+
+
+def _normalizer(region: object) -> PhoneNormalizer | None:
+    if region is None:
+        return None
+    from ._phones import PhoneNormalizer  # and phonenumbers: only for those who ask
+
+    return PhoneNormalizer(region)
 
 
 def _check_max_retries(value: object) -> None:

@@ -158,9 +158,22 @@ def vars_problem(value: object) -> str | None:
     return None
 
 
-def member_problem(member: NewMember) -> str | None:
-    """Describe the first rule *member* breaks, or return ``None`` if it may be sent."""
-    return phone_problem(member.phone) or name_problem(member.name) or vars_problem(member.vars)
+def member_problem(member: NewMember, *, any_phone: bool = False) -> str | None:
+    """Describe the first rule *member* breaks, or return ``None`` if it may be sent.
+
+    With *any_phone*, a phone written any way (any string) passes: a client with a
+    ``default_region`` normalizes it afterwards (``_phones.PhoneRules``).
+    """
+    phone = member.phone
+    return (
+        (_written_phone_problem(phone) if any_phone else phone_problem(phone))
+        or name_problem(member.name)
+        or vars_problem(member.vars)
+    )
+
+
+def _written_phone_problem(phone: object) -> str | None:
+    return None if isinstance(phone, str) else "phone must be a string"
 
 
 MEMBER_KEYS = frozenset({"phone", "name", "vars"})
@@ -180,14 +193,15 @@ class CheckedMember(dict[str, Any]):
     __slots__ = ()
 
 
-def payload_problem(raw: dict[str, Any]) -> str | None:
+def payload_problem(raw: dict[str, Any], *, any_phone: bool = False) -> str | None:
     """Describe why the plain dict *raw* cannot be sent as a member, or return ``None``.
 
     The hot path of a large upload: a dict that already is a valid member is
-    checked here without building a ``NewMember``.
+    checked here without building a ``NewMember``. *any_phone* as for
+    ``member_problem``.
     """
     phone = raw.get("phone")
-    if type(phone) is not str or not _phone_match(phone):
+    if type(phone) is not str or not (any_phone or _phone_match(phone)):
         return phone_problem(phone) or "phone is not valid"
     name = raw.get("name")
     if name is not None and (
@@ -231,7 +245,9 @@ _SHORT_INT = 2**63
 _SCALAR_CHARS = 4
 
 
-def quick_payload(phone: object, name: object, variables: object) -> dict[str, Any] | None:
+def quick_payload(
+    phone: object, name: object, variables: object, any_phone: bool = False
+) -> dict[str, Any] | None:
     """The payload of a member in the usual well-formed shape, or ``None``: check it in full.
 
     The hot path of a large upload, in one pass and without building anything
@@ -242,13 +258,13 @@ def quick_payload(phone: object, name: object, variables: object) -> dict[str, A
     the one ``snapshot_payload`` makes, but for its vars: a ``freeze`` snapshot,
     sent as the copy would be (``thaw`` gives the copy). For anything else (an
     error, a subclass, nested vars, vars near the size limit) it returns
-    ``None`` and the full checks decide.
+    ``None`` and the full checks decide. With *any_phone*, any ``str`` phone
+    passes (as for ``member_problem``).
     """
     # PHONE_PATTERN without the regex engine: ASCII digits, with an optional leading +
-    if (
-        type(phone) is not str
-        or not phone.isascii()
-        or not (phone.isdigit() or (phone[1:].isdigit() and phone[0] == "+"))
+    if type(phone) is not str or not (
+        any_phone
+        or (phone.isascii() and (phone.isdigit() or (phone[1:].isdigit() and phone[0] == "+")))
     ):
         return None
     if name is not None and not (

@@ -1,0 +1,281 @@
+"""Phone numbers as people write them, normalized to E.164 with Google's libphonenumber.
+
+``AsyncSmsClient(default_region="CN")`` (extra ``sms-async[phones]``) sends every
+phone in E.164: "138 0013 8000", "+86 (138) 0013-8000" and "0086 13800138000"
+all become "+8613800138000". A number that cannot be parsed, or whose length
+is not possible for its country, is refused with the reason.
+
+**Cost.** ``phonenumbers.parse`` costs tens of microseconds per number. Most
+uploads already hold E.164 numbers, and for those the answer is known
+without parsing: a "+", a country code, and a national number that (a) has
+a length the country's numbers can have, and (b) does not begin with what
+the country's national prefix rule would strip. Then parsing and formatting
+would give the same text back, so it is kept as it is. One regular
+expression, built once from libphonenumber's own metadata, checks a whole
+batch of such numbers in a single call; any other number goes through
+``phonenumbers.parse`` (hypothesis tests hold the shortcut to the full path).
+
+phonenumbers is imported only when a client asks for a region, and its
+metadata (about 170 ms of CPU, once per process) only when the first phone is
+normalized.
+
+``PhoneRules`` is what the SDK does to the phones of an upload before sending
+them: normalization (with a region) and, with ``dedupe=True``, the refusal of a
+phone an earlier row of the same upload already had.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ._errors import ConfigurationError, ValidationError
+
+__all__ = ["DUPLICATE", "PhoneNormalizer", "PhoneRules", "load_phonenumbers"]
+
+#: Why a phone is refused by ``dedupe=True``.
+DUPLICATE = "duplicate of an earlier row"
+
+#: Why libphonenumber refused a number (by the name of its reason), as the SDK says it.
+_REASONS = {
+    "INVALID_COUNTRY_CODE": "invalid country code",
+    "NOT_A_NUMBER": "not a phone number",
+    "TOO_SHORT_AFTER_IDD": "too short after the international prefix",
+    "TOO_SHORT_NSN": "too short",
+    "TOO_SHORT": "too short",
+    "TOO_LONG": "too long",
+    "IS_POSSIBLE_LOCAL_ONLY": "a local number without its area code",
+    "INVALID_LENGTH": "not a possible length for its region",
+}
+
+
+def _reason(kind: type, value: int) -> str:
+    """The SDK's words for libphonenumber's reason *value* (a constant of class *kind*)."""
+    for name, words in _REASONS.items():
+        if getattr(kind, name, None) == value:
+            return words
+    return "not a possible number"
+
+
+def load_phonenumbers() -> Any:
+    """Import phonenumbers, or raise ``ConfigurationError`` saying how to install it."""
+    try:
+        import phonenumbers
+    except ImportError:
+        raise ConfigurationError(
+            "default_region needs phonenumbers: pip install 'sms-async[phones]'"
+        ) from None
+    return phonenumbers
+
+
+@functools.cache
+def _e164_pattern() -> re.Pattern[str]:
+    """Numbers already in E.164 that libphonenumber would give back unchanged, and possible.
+
+    For every country code: the country code, then (unless the national
+    number begins with what the country's ``national_prefix_for_parsing``
+    matches -- parsing might strip it) a national number of a possible length
+    (not a local-only one).
+    """
+    phonenumbers = load_phonenumbers()
+    metadata_for = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code
+    # A trie of the country codes (they are prefix-free), so that the engine finds a
+    # number's country in a few steps instead of trying 200 alternatives in turn.
+    trie: dict[str, Any] = {}
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        metadata = metadata_for(code, regions[0])
+        if metadata is None or metadata.general_desc is None:
+            continue
+        desc = metadata.general_desc
+        local = set(desc.possible_length_local_only or ())
+        lengths = sorted(n for n in desc.possible_length or () if n > 0 and n not in local)
+        if not lengths:
+            continue
+        digits = _lengths(lengths)
+        prefix = metadata.national_prefix_for_parsing
+        guard = f"(?!(?:{prefix}))" if prefix else ""
+        node = trie
+        for digit in str(code):
+            node = node.setdefault(digit, {})
+        node[""] = f"{guard}{digits}"
+    one = "\\+" + _alternatives(trie)
+    # ASCII: digits of other scripts are left to parsing, which makes them ASCII
+    return re.compile(f"{one}(?:\\n{one})*", re.ASCII)
+
+
+def _lengths(lengths: list[int]) -> str:
+    """Digits of one of *lengths*, then the end of the number: possessive, never backtracking."""
+    runs: list[list[int]] = []
+    for n in lengths:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    counts = "|".join(
+        f"\\d{{{low}}}+" if low == high else f"\\d{{{low},{high}}}+" for low, high in runs
+    )
+    return f"(?:{counts})(?=\\n|\\Z)"
+
+
+def _alternatives(node: dict[str, Any]) -> str:
+    """The regular expression of a trie node: its children, or the national number at a leaf."""
+    if "" in node:
+        leaf: str = node[""]
+        return leaf
+    return "(?:" + "|".join(digit + _alternatives(node[digit]) for digit in sorted(node)) + ")"
+
+
+class PhoneNormalizer:
+    """Normalizes phones to E.164 for one default region (an ISO 3166 alpha-2 code)."""
+
+    __slots__ = ("_e164", "_format", "_parse", "_phonenumbers", "region")
+
+    def __init__(self, region: object) -> None:
+        phonenumbers = load_phonenumbers()
+        if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigurationError(
+                "default_region must be an ISO 3166 alpha-2 region that libphonenumber "
+                f'knows ("CN", "US", "GB", ...), got {region!r}'
+            )
+        self.region = region.upper()
+        self._phonenumbers = phonenumbers
+        self._e164: re.Pattern[str] | None = None  # built on first use: it loads the metadata
+        self._parse = phonenumbers.parse
+        self._format = phonenumbers.format_number
+
+    def __repr__(self) -> str:
+        return f"PhoneNormalizer({self.region!r})"
+
+    def _pattern(self) -> re.Pattern[str]:
+        if self._e164 is None:
+            self._e164 = _e164_pattern()
+        return self._e164
+
+    def quick(self, phone: str) -> bool:
+        """Whether *phone* is already E.164 that normalizing gives back unchanged."""
+        return "\n" not in phone and self._pattern().fullmatch(phone) is not None
+
+    def quick_all(self, phones: Sequence[str]) -> bool:
+        """Whether every one of *phones* passes ``quick``: one call for them all."""
+        text = "\n".join(phones)
+        # a newline inside a phone would let it pass as two numbers
+        if text.count("\n") != len(phones) - 1:
+            return False
+        return self._pattern().fullmatch(text) is not None
+
+    def normalize(self, phone: object) -> tuple[str | None, str | None]:
+        """``(e164, None)`` for a number this region's rules accept, else ``(None, reason)``."""
+        if not isinstance(phone, str) or not phone.strip():
+            return None, "not a phone number"
+        if self.quick(phone):
+            return phone, None
+        phonenumbers = self._phonenumbers
+        try:
+            number = self._parse(phone, self.region)
+        except phonenumbers.NumberParseException as exc:
+            return None, _reason(phonenumbers.NumberParseException, exc.error_type)
+        verdict = phonenumbers.is_possible_number_with_reason(number)
+        if verdict != phonenumbers.ValidationResult.IS_POSSIBLE:
+            return None, _reason(phonenumbers.ValidationResult, verdict)
+        return self._format(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+class PhoneRules:
+    """What the SDK does to each phone before sending it: normalize, and refuse repeats.
+
+    Args:
+        normalizer: The client's ``PhoneNormalizer`` (its ``default_region``), or
+            ``None``: phones are sent as written.
+        dedupe: Refuse a phone (as it is sent) that an earlier phone of the same
+            upload already was, with the reason ``DUPLICATE``. The phones seen are
+            held as integers in a set: about 70 MB per million distinct phones.
+    """
+
+    __slots__ = ("_normalizer", "_seen")
+
+    def __init__(self, normalizer: PhoneNormalizer | None, *, dedupe: bool = False) -> None:
+        self._normalizer = normalizer
+        self._seen: set[int | str] | None = set() if dedupe else None
+
+    @property
+    def active(self) -> bool:
+        """Whether these rules change or refuse anything (a region, or dedupe)."""
+        return self._normalizer is not None or self._seen is not None
+
+    def normalize(self, phone: object) -> tuple[str | None, str | None]:
+        """``(phone as sent, None)``, or ``(None, why it is refused)`` (without dedupe)."""
+        if self._normalizer is None:
+            return (phone, None) if isinstance(phone, str) else (None, "not a phone number")
+        return self._normalizer.normalize(phone)
+
+    def first_time(self, phone: str) -> bool:
+        """With dedupe, whether *phone* (as sent) is new to this upload; then remember it."""
+        seen = self._seen
+        if seen is None:
+            return True
+        key = _key(phone)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    def refine(self, batch: list[dict[str, Any]], start: int, invalid: list[str]) -> int:
+        """Normalize (and dedupe) the phones of ``batch[start:]`` in place.
+
+        A refused member is taken out of *batch*, its phone as written appended to
+        *invalid*; returns how many were refused. A member whose phone changes is
+        replaced by a copy (the caller's dicts are never changed). A batch already
+        in E.164 passes one regular expression and is left as it is.
+        """
+        normalizer, seen = self._normalizer, self._seen
+        parse = normalizer is not None and not normalizer.quick_all(
+            [member["phone"] for member in itertools.islice(batch, start, None)]
+        )
+        if not parse and seen is None:
+            return 0
+        kept = start
+        for member in itertools.islice(batch, start, None):
+            phone = sent = member["phone"]
+            if parse:
+                assert normalizer is not None
+                sent, _ = normalizer.normalize(phone)
+                if sent is None:
+                    invalid.append(phone)
+                    continue
+            if seen is not None and not self.first_time(sent):
+                invalid.append(phone)
+                continue
+            batch[kept] = member if sent == phone else {**member, "phone": sent}
+            kept += 1
+        refused = len(batch) - kept
+        del batch[kept:]
+        return refused
+
+    def one(self, phone: str) -> str:
+        """*phone* as a single call sends it; ``ValidationError`` naming the reason if refused."""
+        normalizer = self._normalizer
+        if normalizer is None:
+            return phone
+        e164, reason = normalizer.normalize(phone)
+        if e164 is None:
+            raise ValidationError(
+                f"phone {phone!r} is not a possible number (default_region {normalizer.region}): "
+                f"{reason}"
+            )
+        return e164
+
+
+#: Longer phones are held as text (``int()`` refuses more than 4300 digits).
+_LONGEST_AS_INT = 40
+
+
+def _key(phone: str) -> int | str:
+    """*phone* (digits, optional leading ``+``) as a distinct integer: smaller than the text."""
+    if len(phone) > _LONGEST_AS_INT:
+        return phone
+    if phone[:1] == "+":
+        return int("1" + phone[1:]) * 2 + 1
+    return int("1" + phone) * 2

@@ -1,0 +1,163 @@
+"""Phone normalization with libphonenumber: the rules, the E.164 shortcut, the reasons."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sms_async import ConfigurationError
+
+phonenumbers = pytest.importorskip("phonenumbers")
+
+from sms_async._phones import PhoneNormalizer  # noqa: E402  (after the importorskip)
+
+# (region, as written, E.164 or None when refused, words of the reason)
+CASES = [
+    # China: national, spaces, dashes, parentheses, 00 and + prefixes, trunk 0
+    ("CN", "138 0013 8000", "+8613800138000", None),
+    ("CN", "13800138000", "+8613800138000", None),
+    ("CN", "+86 (138) 0013-8000", "+8613800138000", None),
+    ("CN", "0086 13800138000", "+8613800138000", None),
+    ("CN", "+86-138-0013-8000", "+8613800138000", None),
+    ("CN", "010 1234 5678", "+861012345678", None),
+    ("CN", "+8613800138000", "+8613800138000", None),
+    ("CN", "138", None, "too short"),
+    ("CN", "call me", None, "not a phone number"),
+    ("CN", "+86 1380013800012345", None, "too long"),
+    # United States
+    ("US", "(415) 555-2671", "+14155552671", None),
+    ("US", "415.555.2671", "+14155552671", None),
+    ("US", "1 415 555 2671", "+14155552671", None),
+    ("US", "+1 415-555-2671", "+14155552671", None),
+    ("US", "011 44 20 7946 0958", "+442079460958", None),
+    ("US", "555-2671", None, "a local number without its area code"),
+    ("US", "415 555 26", None, "too short"),
+    ("US", "FOUR-ONE-FIVE", None, "not a phone number"),
+    # United Kingdom: trunk 0, 00 prefix
+    ("GB", "020 7946 0958", "+442079460958", None),
+    ("GB", "(020) 7946-0958", "+442079460958", None),
+    ("GB", "0044 20 7946 0958", "+442079460958", None),
+    ("GB", "+44 (0)20 7946 0958", "+442079460958", None),
+    ("GB", "07700 900123", "+447700900123", None),
+    ("GB", "0207", None, "a local number without its area code"),
+    # India
+    ("IN", "098765 43210", "+919876543210", None),
+    ("IN", "98765-43210", "+919876543210", None),
+    ("IN", "+91 98765 43210", "+919876543210", None),
+    ("IN", "0091 98765 43210", "+919876543210", None),
+    ("IN", "98765", None, "too short"),
+    # Brazil
+    ("BR", "(11) 91234-5678", "+5511912345678", None),
+    ("BR", "11 91234 5678", "+5511912345678", None),
+    ("BR", "+55 11 91234-5678", "+5511912345678", None),
+    ("BR", "0 11 91234 5678", "+5511912345678", None),
+    ("BR", "1234", None, "too short"),
+    ("BR", "abc-defg", None, "not a phone number"),
+]
+
+
+@pytest.mark.parametrize(("region", "written", "e164", "reason"), CASES)
+def test_numbers_as_people_write_them(
+    region: str, written: str, e164: str | None, reason: str | None
+) -> None:
+    normalized, why = PhoneNormalizer(region).normalize(written)
+    assert normalized == e164
+    assert why == reason
+
+
+def test_the_region_must_be_one_libphonenumber_knows() -> None:
+    assert PhoneNormalizer("cn").region == "CN"
+    for bad in ("XX", "China", "", 86, None):
+        with pytest.raises(ConfigurationError, match="ISO 3166"):
+            PhoneNormalizer(bad)
+
+
+def test_without_phonenumbers_the_error_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "phonenumbers", None)
+    with pytest.raises(ConfigurationError, match=r"sms-async\[phones\]"):
+        PhoneNormalizer("CN")
+
+
+@pytest.mark.parametrize("value", [None, 13800138000, b"+8613800138000", "", "   "])
+def test_what_is_not_text_is_not_a_phone_number(value: object) -> None:
+    assert PhoneNormalizer("CN").normalize(value) == (None, "not a phone number")
+
+
+# --- the E.164 shortcut against libphonenumber itself ------------------------------------
+
+COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+def _full(text: str, region: str) -> str | None:
+    """What parsing and formatting give, or None when the number is refused."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.is_possible_number_with_reason(number) != 0:
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+e164_like = st.builds(
+    lambda code, digits: f"+{code}{digits}",
+    st.sampled_from(COUNTRY_CODES),
+    st.text(alphabet="0123456789", min_size=1, max_size=14),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=e164_like, region=st.sampled_from(["CN", "US", "GB", "IN", "BR"]))
+def test_the_shortcut_accepts_only_what_parsing_gives_back_unchanged(
+    text: str, region: str
+) -> None:
+    normalizer = PhoneNormalizer(region)
+    if normalizer.quick(text):
+        assert _full(text, region) == text
+    assert normalizer.normalize(text)[0] == _full(text, region)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batch=st.lists(e164_like, min_size=1, max_size=20))
+def test_a_batch_passes_the_shortcut_exactly_when_each_of_its_numbers_does(
+    batch: list[str],
+) -> None:
+    normalizer = PhoneNormalizer("CN")
+    assert normalizer.quick_all(batch) == all(normalizer.quick(text) for text in batch)
+
+
+national = st.text(alphabet="0123456789 -()", min_size=4, max_size=18)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=national | e164_like, region=st.sampled_from(["CN", "US", "GB", "IN", "BR"]))
+def test_normalizing_an_e164_number_is_the_identity(text: str, region: str) -> None:
+    normalizer = PhoneNormalizer(region)
+    e164, _ = normalizer.normalize(text)
+    if e164 is not None:
+        for other in ("CN", "US", "GB", "IN", "BR"):
+            assert PhoneNormalizer(other).normalize(e164) == (e164, None)
+
+
+def test_a_newline_inside_a_phone_does_not_let_it_pass_as_two_numbers() -> None:
+    normalizer = PhoneNormalizer("CN")
+    joined = "+8613800138000\n+8613800138001"
+    assert not normalizer.quick(joined)
+    assert not normalizer.quick_all([joined])
+    assert not normalizer.quick_all(["+8613800138002", joined])
+    assert normalizer.normalize(joined) == (None, "not a phone number")
+
+
+def test_digits_of_other_scripts_are_parsed_to_ascii_not_kept() -> None:
+    normalizer = PhoneNormalizer("CN")
+    digits = "13800138000"
+    full_width = "".join(chr(0xFF10 + int(c)) for c in digits)
+    arabic_indic = "".join(chr(0x0660 + int(c)) for c in digits)
+    for written in (f"+86{full_width}", f"+86{arabic_indic}"):
+        assert not normalizer.quick(written)
+        assert normalizer.normalize(written) == ("+8613800138000", None)
