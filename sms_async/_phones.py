@@ -201,6 +201,11 @@ class PhoneRules:
         self._seen: set[int | str] | None = set() if dedupe else None
 
     @property
+    def region(self) -> str | None:
+        """The region phones are normalized for, or ``None``."""
+        return None if self._normalizer is None else self._normalizer.region
+
+    @property
     def active(self) -> bool:
         """Whether these rules change or refuse anything (a region, or dedupe)."""
         return self._normalizer is not None or self._seen is not None

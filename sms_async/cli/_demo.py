@@ -46,8 +46,9 @@ class GeneratedRows:
         batch_size: int,
         take_batch: Callable[[list[Any]], None],
         reject: Callable[[dict[str, str], str], None],
+        phones: object = None,
     ) -> Generator[dict[str, Any], None, None]:
-        """Yield the valid rows as members (see ``Rows.members``)."""
+        """Yield the valid rows as members (see ``Rows.members``; already E.164: no *phones*)."""
         from .._validation import payload_problem
 
         tokens: list[int] = []

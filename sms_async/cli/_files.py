@@ -18,9 +18,10 @@ import json
 import re
 from collections.abc import Callable, Generator
 from operator import itemgetter
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from .._models import Member
+from .._phones import DUPLICATE
 from .._validation import CheckedMember, payload_problem
 from ._input import (
     _SURROGATE,
@@ -33,6 +34,9 @@ from ._input import (
     input_format,
     open_input,
 )
+
+if TYPE_CHECKING:
+    from .._phones import PhoneRules
 
 __all__ = [
     "CsvRows",
@@ -74,13 +78,18 @@ class Rows(Protocol):
     fields: list[str]
 
     def members(
-        self, batch_size: int, take_batch: TakeBatch, reject: RejectRow
+        self,
+        batch_size: int,
+        take_batch: TakeBatch,
+        reject: RejectRow,
+        phones: PhoneRules | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         """Yield the valid rows as members, in input order; pass each invalid one to *reject*.
 
         Before the last member of each *batch_size* members is yielded (and at the
         end of the input, for the rest), *take_batch* gets the tokens of the rows
-        of those members, in order.
+        of those members, in order. With *phones* (``--region``, ``--dedupe``),
+        each phone is normalized, and a repeated one refused, before it is yielded.
         """
         ...
 
@@ -178,13 +187,23 @@ class CsvRows:
         return dict(zip(self._header, token, strict=False))
 
     def phone(self, token: list[str]) -> str:
-        """The row's phone, as sent."""
+        """The row's phone, as sent (normalized: kept after the row's own cells)."""
+        if len(token) > len(self._header):
+            return token[-1]
         return token[self._phone_at].strip()
 
     def members(
-        self, batch_size: int, take_batch: TakeBatch, reject: RejectRow
+        self,
+        batch_size: int,
+        take_batch: TakeBatch,
+        reject: RejectRow,
+        phones: PhoneRules | None = None,
     ) -> Generator[dict[str, Any], None, None]:
-        """Yield the valid rows as members (see ``Rows.members``)."""
+        """Yield the valid rows as members (see ``Rows.members``).
+
+        A row whose phone *phones* changed keeps the phone sent after its own
+        cells (in its token): the rejects file shows the phone as written.
+        """
         width = len(self._header)
         phone_at, name_at = self._phone_at, self._name_at
         # The vars of a row, built the cheapest way for the header's shape.
@@ -212,8 +231,17 @@ class CsvRows:
                 if shadowed and _UNDECODED.search("".join(cells)):
                     reject(self.original(cells), f"row is not valid {self._label}")
                     continue
+                phone = cells[phone_at].strip()
+                if phones is not None:
+                    sent, refused = phones.normalize(phone)
+                    if sent is None:
+                        reject(self.original(cells), self._reason(cells, _refused(phones, refused)))
+                        continue
+                    if sent != phone:
+                        phone = sent
+                        cells.append(sent)
                 # checked below and never changed again: members.add sends it as it is
-                member = CheckedMember(phone=cells[phone_at].strip())
+                member = CheckedMember(phone=phone)
                 if name_at is not None and cells[name_at]:
                     member["name"] = cells[name_at]
                 if cells_of is not None:
@@ -223,6 +251,9 @@ class CsvRows:
                 problem = problem_of(member)
                 if problem is not None:
                     reject(self.original(cells), self._reason(cells, problem))
+                    continue
+                if phones is not None and not phones.first_time(phone):
+                    reject(self.original(cells), DUPLICATE)
                     continue
                 keep(cells)
                 count += 1
@@ -283,7 +314,7 @@ def _hint(names: list[str]) -> str:
 class JsonlRows:
     """The lines of a JSONL stream, one member per line (see ``read_rows``).
 
-    A token is the line's number and the member it became.
+    A token is the line's number, the member it became, and its phone as written.
     """
 
     def __init__(self, handle: IO[str], label: str) -> None:
@@ -291,35 +322,40 @@ class JsonlRows:
         self._handle = handle
         self._label = label
 
-    def original(self, token: tuple[int, dict[str, Any]]) -> dict[str, str]:
+    def original(self, token: tuple[int, dict[str, Any], str]) -> dict[str, str]:
         """The line's number, and its values as text (``vars`` as JSON)."""
-        number, member = token
+        number, member, written = token
         name, variables = member.get("name"), member.get("vars")
         return {
             "line": str(number),
-            "phone": member["phone"],
+            "phone": written,
             "name": "" if name is None else name,
             "vars": "" if variables is None else json.dumps(variables, ensure_ascii=False),
         }
 
-    def phone(self, token: tuple[int, dict[str, Any]]) -> str:
-        """The line's phone."""
+    def phone(self, token: tuple[int, dict[str, Any], str]) -> str:
+        """The line's phone, as sent."""
         phone: str = token[1]["phone"]
         return phone
 
     def members(
-        self, batch_size: int, take_batch: TakeBatch, reject: RejectRow
+        self,
+        batch_size: int,
+        take_batch: TakeBatch,
+        reject: RejectRow,
+        phones: PhoneRules | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         """Yield the valid lines as members (see ``Rows.members``)."""
-        tokens: list[tuple[int, dict[str, Any]]] = []
+        tokens: list[tuple[int, dict[str, Any], str]] = []
         try:
             for number, line in enumerate(self._handle, start=1):
                 if not line.strip():
                     continue
-                member = self._member(number, line, reject)
-                if member is None:
+                read = self._member(number, line, reject, phones)
+                if read is None:
                     continue
-                tokens.append((number, member))
+                member, written = read
+                tokens.append((number, member, written))
                 if len(tokens) == batch_size:
                     take_batch(tokens)
                     tokens = []
@@ -331,8 +367,10 @@ class JsonlRows:
         if tokens:
             take_batch(tokens)
 
-    def _member(self, number: int, line: str, reject: RejectRow) -> dict[str, Any] | None:
-        """The line as a member, or ``None`` when it was passed to *reject*."""
+    def _member(
+        self, number: int, line: str, reject: RejectRow, phones: PhoneRules | None
+    ) -> tuple[dict[str, Any], str] | None:
+        """The line as a member and its phone as written, or ``None`` (passed to *reject*)."""
         original = {"line": str(number), "phone": "", "name": "", "vars": ""}
         if _UNDECODED.search(line):
             original["vars"] = line.rstrip("\r\n")[:1000]
@@ -364,6 +402,13 @@ class JsonlRows:
         if variables is not None and not isinstance(variables, dict):
             reject(original, "vars must be a JSON object")
             return None
+        written = phone
+        if phones is not None:
+            sent, refused = phones.normalize(phone)
+            if sent is None:
+                reject(original, _refused(phones, refused))
+                return None
+            phone = sent
         member = CheckedMember(phone=phone)
         if name is not None:
             member["name"] = name
@@ -373,7 +418,15 @@ class JsonlRows:
         if problem is not None:
             reject(original, problem)
             return None
-        return member
+        if phones is not None and not phones.first_time(phone):
+            reject(original, DUPLICATE)
+            return None
+        return member, written
+
+
+def _refused(phones: PhoneRules, reason: str | None) -> str:
+    """The rejects file's reason for a phone *phones* refused."""
+    return f"phone refused (region {phones.region}): {reason}"
 
 
 def member_record(member: Member) -> dict[str, Any]:

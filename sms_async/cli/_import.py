@@ -24,6 +24,7 @@ from .._journal import ImportJournal
 if TYPE_CHECKING:
     from .._client import AsyncSmsClient
     from .._models import AddMembersResult, AddProgress, BatchOutcome, NewMember
+    from .._phones import PhoneRules
     from ._files import RejectsWriter, Rows
 
 __all__ = ["ImportSummary", "run_import"]
@@ -170,13 +171,16 @@ async def run_import(
     concurrency: int | None,
     clock: Callable[[], float],
     journal: Path | None = None,
+    phones: PhoneRules | None = None,
 ) -> ImportSummary:
     """Upload *rows* and account for every one of them.
 
     With a *journal*, the import is crash-safe: run again with the same file and
     journal, it resumes (settled batches are replayed from the journal, in doubt
     ones checked against the list), and the rejects file, written anew, holds
-    every rejected row of the whole import once.
+    every rejected row of the whole import once. With *phones* (``--region``,
+    ``--dedupe``), the reader normalizes each phone and refuses repeats, each
+    refused row with its reason.
     """
     started = clock()
     batches = _Batches(rows, rejects)
@@ -199,7 +203,7 @@ async def run_import(
             progress.failed,
         )
 
-    members = rows.members(batch_size, batches.take, reject)
+    members = rows.members(batch_size, batches.take, reject, phones)
     stopped: str | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:
