@@ -18,6 +18,16 @@ __all__ = ["demo"]
 #: One generated row in this many has a bad phone, to show the accounting.
 BAD_EVERY = 1000
 
+#: Phones as people write them, for the normalization step (``default_region="CN"``).
+LOOSE_PHONES = (
+    "138 0013 8000",
+    "+86 (139) 0013-9000",
+    "0086 137 0013 7000",
+    "010 1234 5678",
+    "+44 20 7946 0958",
+    "138",
+)
+
 
 def _phone(i: int) -> str:
     return f"+86138{i:08d}" if i % BAD_EVERY != BAD_EVERY - 1 else f"138-{i}"
@@ -144,6 +154,8 @@ async def _demo(base_url: str, user: str, key: str, count: int, concurrency: int
         task = await client.tasks.wait(task.task_id, poll_interval=0.25, timeout=60)
         timings.append((f"send task {task.task_id} and wait", time.monotonic() - started))
 
+    normalized = await _normalize(base_url, user, key, contact_list.contact_list_id)
+
     click.echo("")
     click.echo(f"list {contact_list.contact_list_name} (id {contact_list.contact_list_id})")
     click.echo(
@@ -155,3 +167,37 @@ async def _demo(base_url: str, user: str, key: str, count: int, concurrency: int
         click.echo(f"  {label:<32} {seconds:7.2f} s")
     rate = summary.rows / summary.seconds if summary.seconds else 0.0
     click.echo(f"  import rate {rate:,.0f} rows/s")
+    click.echo("")
+    if normalized is None:
+        click.echo("phones as people write them: pip install 'sms-async[phones]' to see them")
+        return
+    click.echo('phones as people write them, with default_region="CN":')
+    for written, outcome in normalized:
+        click.echo(f"  {written!r:<24} -> {outcome}")
+
+
+async def _normalize(
+    base_url: str, user: str, key: str, list_id: int
+) -> list[tuple[str, str]] | None:
+    """Add ``LOOSE_PHONES`` with ``default_region="CN"``: each one as stored, or refused.
+
+    ``None`` without the ``phones`` extra.
+    """
+    from .._client import AsyncSmsClient
+    from .._errors import ConfigurationError
+
+    try:
+        client = AsyncSmsClient(
+            user, key, base_url=base_url, task_base_url=base_url, default_region="CN"
+        )
+    except ConfigurationError:
+        return None
+    async with client:
+        result = await client.members.add(list_id, [{"phone": p} for p in LOOSE_PHONES])
+        found = await client.members.lookup(
+            list_id, [p for p in LOOSE_PHONES if p not in result.invalid]
+        )
+    return [
+        (written, found[written].phone if written in found else "refused (in result.invalid)")
+        for written in LOOSE_PHONES
+    ]
