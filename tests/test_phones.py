@@ -35,6 +35,7 @@ CASES = [
     ("US", "011 44 20 7946 0958", "+442079460958", None),
     ("US", "555-2671", None, "a local number without its area code"),
     ("US", "415 555 26", None, "too short"),
+    ("US", "+1 (415) 555-2671", "+14155552671", None),
     ("US", "FOUR-ONE-FIVE", None, "not a phone number"),
     # United Kingdom: trunk 0, 00 prefix
     ("GB", "020 7946 0958", "+442079460958", None),
@@ -43,18 +44,28 @@ CASES = [
     ("GB", "+44 (0)20 7946 0958", "+442079460958", None),
     ("GB", "07700 900123", "+447700900123", None),
     ("GB", "0207", None, "a local number without its area code"),
+    ("GB", "+44 7700 900123", "+447700900123", None),
+    ("GB", "020 7946 0958 1234 5678", None, "too long"),
+    ("GB", "phone me", None, "not a phone number"),
     # India
     ("IN", "098765 43210", "+919876543210", None),
     ("IN", "98765-43210", "+919876543210", None),
     ("IN", "+91 98765 43210", "+919876543210", None),
     ("IN", "0091 98765 43210", "+919876543210", None),
     ("IN", "98765", None, "too short"),
+    ("IN", "(0) 98765 43210", "+919876543210", None),
+    ("IN", "+91-98765-43210", "+919876543210", None),
+    ("IN", "+91 98765", None, "too short"),
+    ("IN", "ninety", None, "not a phone number"),
     # Brazil
     ("BR", "(11) 91234-5678", "+5511912345678", None),
     ("BR", "11 91234 5678", "+5511912345678", None),
     ("BR", "+55 11 91234-5678", "+5511912345678", None),
     ("BR", "0 11 91234 5678", "+5511912345678", None),
     ("BR", "1234", None, "too short"),
+    ("BR", "+55 (11) 9 1234-5678", "+5511912345678", None),
+    # from Brazil, 00 is followed by a carrier code (21 here), then the country code
+    ("BR", "0021 55 11 91234 5678", "+5511912345678", None),
     ("BR", "abc-defg", None, "not a phone number"),
 ]
 
