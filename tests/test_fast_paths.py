@@ -176,13 +176,20 @@ well_formed = st.fixed_dictionaries(
 @example({"phone": "١٢٣", "name": "n"})
 @example(NewMember("+²"))
 @example({"phone": "+1", "nick": "x"})
+@example({"phone": "138 0013 8000", "name": "n"})  # a phone as written: default_region's
+@example({"phone": "", "vars": {"k": "v"}})
 def test_quick_accept_answers_as_the_full_checks(raw: object) -> None:
-    quick_invalid: list[str] = []
-    full_invalid: list[str] = []
+    for any_phone in (False, True):  # a client without and with default_region
+        quick_invalid: list[str] = []
+        full_invalid: list[str] = []
+        quick = _accept(raw, quick_invalid, any_phone)
+        full = _accept_checked(raw, full_invalid, any_phone)
+        assert as_sent(quick) == as_sent(full)
+        assert quick_invalid == full_invalid
+        if any_phone and isinstance(raw, Mapping) and not isinstance(raw.get("phone"), str):
+            assert quick is None  # only text can be a phone as written
+    quick_invalid = []
     quick = _accept(raw, quick_invalid)
-    full = _accept_checked(raw, full_invalid)
-    assert as_sent(quick) == as_sent(full)
-    assert quick_invalid == full_invalid
     original = raw.vars if isinstance(raw, NewMember) else None
     if isinstance(raw, Mapping):
         original = raw.get("vars")
