@@ -166,6 +166,15 @@ class PhoneNormalizer:
             return False
         return self._pattern().fullmatch(text) is not None
 
+    def e164(self, phone: object) -> str:
+        """*phone* in E.164, as a single call sends it; else ``ValidationError`` with the reason."""
+        e164, reason = self.normalize(phone)
+        if e164 is None:
+            raise ValidationError(
+                f"phone {phone!r} is not a possible number (default_region {self.region}): {reason}"
+            )
+        return e164
+
     def normalize(self, phone: object) -> tuple[str | None, str | None]:
         """``(e164, None)`` for a number this region's rules accept, else ``(None, reason)``."""
         if not isinstance(phone, str) or not phone.strip():
@@ -258,19 +267,6 @@ class PhoneRules:
         refused = len(batch) - kept
         del batch[kept:]
         return refused
-
-    def one(self, phone: str) -> str:
-        """*phone* as a single call sends it; ``ValidationError`` naming the reason if refused."""
-        normalizer = self._normalizer
-        if normalizer is None:
-            return phone
-        e164, reason = normalizer.normalize(phone)
-        if e164 is None:
-            raise ValidationError(
-                f"phone {phone!r} is not a possible number (default_region {normalizer.region}): "
-                f"{reason}"
-            )
-        return e164
 
 
 #: Longer phones are held as text (``int()`` refuses more than 4300 digits).

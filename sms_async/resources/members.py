@@ -130,7 +130,7 @@ class Members(Resource):
 
     def _phone(self, phone: str) -> str:
         """*phone* as a single call sends it (normalized with a ``default_region``)."""
-        return phone if self._normalizer is None else PhoneRules(self._normalizer).one(phone)
+        return phone if self._normalizer is None else self._normalizer.e164(phone)
 
     def list(
         self,
