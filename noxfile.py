@@ -81,7 +81,7 @@ def bench(session: nox.Session) -> None:
     subset. The Redis figures need redis-server on the PATH; without it their rows
     say "not measured".
     """
-    session.install("-e", ".[server,fast,redis,cli,aiohttp]", "matplotlib", "httptools")
+    session.install("-e", ".[server,fast,redis,cli,aiohttp,phones]", "matplotlib", "httptools")
     if not shutil.which("redis-server"):
         session.warn("redis-server is not installed: the Redis figures will not be measured")
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import httpx
 from _common import AUTH, KEY, USER, Measured, alternate, measure, members, ratios
-from _figures import Figure, measured
+from _figures import Figure, measured, missing
 
-from sms_async import AsyncSmsClient
+from sms_async import AsyncSmsClient, ConfigurationError
 from sms_async.testing import FakeSmsServer, spawn_server
 
 #: Requests in flight everywhere: the SDK's max_concurrency, the raw clients'
@@ -55,7 +55,7 @@ async def delete_list(base_url: str, list_id: int) -> None:
         (await http.delete(f"/v1/contact_lists/{list_id}")).raise_for_status()
 
 
-def sdk_client(base_url: str, backend: str) -> AsyncSmsClient:
+def sdk_client(base_url: str, backend: str, default_region: str | None = None) -> AsyncSmsClient:
     return AsyncSmsClient(
         USER,
         KEY,
@@ -64,6 +64,7 @@ def sdk_client(base_url: str, backend: str) -> AsyncSmsClient:
         max_concurrency=CONCURRENCY,
         # a name from the benchmark's own table ("httpx" or "aiohttp"), typed str there
         http_backend=backend,  # type: ignore[arg-type]
+        default_region=default_region,
     )
 
 
@@ -80,8 +81,10 @@ def raw_aiohttp() -> aiohttp.ClientSession:
 # --- upload ----------------------------------------------------------------------------------
 
 
-async def upload_sdk(backend: str, url: str, list_id: int, data: list[dict[str, Any]]) -> int:
-    async with sdk_client(url, backend) as client:
+async def upload_sdk(
+    backend: str, url: str, list_id: int, data: list[dict[str, Any]], region: str | None = None
+) -> int:
+    async with sdk_client(url, backend, region) as client:
         result = await client.members.add(list_id, data, batch_size=BATCH)
         return result.count
 
@@ -116,7 +119,11 @@ async def upload_aiohttp(url: str, list_id: int, data: list[dict[str, Any]]) -> 
         return sum(await asyncio.gather(*(send(batch) for batch in batches)))
 
 
+#: The SDK with ``default_region``: the same members (already E.164, of China), each
+#: phone normalized, i.e. every batch through the E.164 shortcut (issue 17).
+REGION = "SDK (httpx backend, default_region)"
 UPLOADERS: dict[str, Callable[[str, int, list[dict[str, Any]]], Awaitable[int]]] = {
+    REGION: lambda url, list_id, data: upload_sdk("httpx", url, list_id, data, region="CN"),
     "SDK (httpx backend)": lambda *a: upload_sdk("httpx", *a),
     "raw httpx": upload_httpx,
     "SDK (aiohttp backend)": lambda *a: upload_sdk("aiohttp", *a),
@@ -125,11 +132,18 @@ UPLOADERS: dict[str, Callable[[str, int, list[dict[str, Any]]], Awaitable[int]]]
 
 
 async def bench_upload(rounds: int, count: int) -> dict[str, Figure]:
-    """Each round uploads *count* members with each contender, into a fresh list."""
+    """Each round uploads *count* members with each contender, into a fresh list.
+
+    The contender with ``default_region`` runs next to the plain SDK on the same
+    backend (A B C D E, then E D C B A), so that their ratio is of adjacent runs.
+    """
+    data = members(count)
     names = list(UPLOADERS)
+    why_not = region_problem(data)
+    if why_not:
+        names.remove(REGION)
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
-    data = members(count)
     with spawn_server(USER, KEY) as server:
         url = server.base_url
         for round_no in range(rounds + 1):  # round 0 warms up and is dropped
@@ -159,7 +173,40 @@ async def bench_upload(rounds: int, count: int) -> dict[str, Figure]:
         figures[f"upload_wall_{backend}"] = measured(
             ratios(wall[sdk], wall[raw]), parts={sdk: (wall[sdk], "s"), raw: (wall[raw], "s")}
         )
+    plain = "SDK (httpx backend)"
+    if why_not:
+        figures["upload_cpu_region"] = figures["upload_wall_region"] = missing(why_not)
+        return figures
+    figures["upload_cpu_region"] = measured(
+        ratios(cpu[REGION], cpu[plain]),
+        parts={REGION: (cpu[REGION], "s"), plain: (cpu[plain], "s")},
+    )
+    figures["upload_wall_region"] = measured(
+        ratios(wall[REGION], wall[plain]),
+        parts={REGION: (wall[REGION], "s"), plain: (wall[plain], "s")},
+    )
     return figures
+
+
+def region_problem(data: list[dict[str, Any]]) -> str | None:
+    """Why the ``default_region`` contender cannot run, or None.
+
+    It needs phonenumbers, and a fair comparison: the phones must be E.164 numbers
+    that normalizing gives back unchanged (possible numbers of their country), so
+    that both contenders send the same members. Checked here, before any timing
+    (this loads libphonenumber's metadata, once per process: no round pays it).
+    """
+    try:
+        from sms_async._phones import PhoneNormalizer
+
+        normalizer = PhoneNormalizer("CN")
+    except ConfigurationError as exc:
+        return str(exc)
+    phones = [member["phone"] for member in data]
+    for start in range(0, len(phones), BATCH):
+        if not normalizer.quick_all(phones[start : start + BATCH]):
+            raise RuntimeError("the upload's phones are not all E.164 numbers kept as they are")
+    return None
 
 
 # --- listing ---------------------------------------------------------------------------------

@@ -76,6 +76,14 @@ GOALS = [
         1.10,
     ),
     Spec(
+        "upload_cpu_region",
+        "upload {upload:,} members already in E.164, client CPU: SDK with "
+        '`default_region="CN"` / without (httpx backend)',
+        "upload",
+        "<=",
+        1.05,
+    ),
+    Spec(
         "listing_cpu_httpx",
         "listing {listing:,} members, client CPU: SDK / raw httpx, {concurrency} pages in flight",
         "listing",
@@ -177,6 +185,12 @@ INFO = [
         "upload",
     ),
     Spec(
+        "upload_wall_region",
+        "upload {upload:,} members already in E.164, wall: SDK with "
+        '`default_region="CN"` / without',
+        "upload",
+    ),
+    Spec(
         "listing_cpu_aiohttp",
         "listing {listing:,} members, client CPU: SDK (aiohttp backend) / raw aiohttp, same depth",
         "listing",
@@ -205,6 +219,23 @@ INFO = [
         "construct",
     ),
     Spec("cli_import_cpu", "CLI import rows per CPU-second / library's, same CSV", "cli_import"),
+    # phones.py: what default_region costs per number (issue 17)
+    Spec("phones_e164", "phones: E.164 shortcut, batches of 1000 numbers of CN", "phones"),
+    Spec("phones_e164_mixed", "phones: E.164 shortcut, batches of 5 countries", "phones"),
+    Spec("phones_refine", "phones: an upload's step, E.164 batches of 1000", "phones"),
+    Spec("phones_refine_dedupe", "phones: the same with `dedupe=True`", "phones"),
+    *(
+        Spec(
+            f"phones_national_{region}",
+            f"phones: `normalize()`, national format, {region}",
+            "phones",
+        )
+        for region in ("CN", "US", "GB", "IN", "BR")
+    ),
+    Spec("phones_first_use", "phones: first `normalize()` in a process, CPU", "phones"),
+    Spec("phones_import_wall", "phones: `import phonenumbers`, wall", "phones"),
+    Spec("phones_dedupe_mb", "phones: `dedupe=True` memory, held, per million phones", "phones"),
+    Spec("phones_dedupe_peak_mb", "phones: `dedupe=True` memory, peak, per million", "phones"),
 ]
 
 SPECS = [*GOALS, *TARGETS, *INFO]

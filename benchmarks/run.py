@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 
 # benchmarks/ is put on sys.path first (these run as scripts): hence E402
 from _common import environment  # noqa: E402
-from _figures import Figure, missing  # noqa: E402
+from _figures import Figure, given, missing  # noqa: E402
 from _report import SPECS, chart, report  # noqa: E402
 
 #: Every benchmark, in the order a pass runs them (``--only`` takes these names).
@@ -45,6 +45,7 @@ BENCHES = (
     "memory",
     "cli_import",
     "redis",
+    "phones",
 )
 DEFAULTS: dict[str, Any] = {
     "runs": 2,
@@ -76,6 +77,8 @@ SMOKE: dict[str, Any] = {
     "import_rounds": 1,
     "external_rounds": 2,  # redis_shared.py needs 2 (its control compares consecutive rounds)
 }
+#: phones.py's sizes for --smoke (otherwise its own defaults; its --rounds are run.py's).
+SMOKE_PHONES = ["--numbers", "5000", "--national", "500", "--million", "100000"]
 DOCS_PAGE = HERE.parent / "docs" / "benchmarks.md"
 DOCS_CHART = HERE.parent / "docs" / "assets" / "benchmarks.png"
 BEGIN, END = "<!-- results: begin -->", "<!-- results: end -->"
@@ -113,6 +116,7 @@ def one_pass(config: dict[str, Any]) -> dict[str, Figure]:
             config["import_rows"], config["import_rounds"], config["import_timeout"]
         ),
         "redis": lambda: ext.bench_redis(config["external_rounds"], config["redis_timeout"]),
+        "phones": lambda: bench_phones(config["phones_args"], config["import_timeout"]),
     }
     figures: dict[str, Figure] = {}
     for name in BENCHES:
@@ -130,6 +134,24 @@ def one_pass(config: dict[str, Any]) -> dict[str, Figure]:
                     figures[spec.key] = missing(why)
         log(f"   {name}: {time.perf_counter() - started:.1f} s")
     return figures
+
+
+def bench_phones(args: list[str], timeout: float) -> dict[str, Figure]:
+    """The figures of ``phones.py`` (per-number cost of ``default_region``), as it gives them."""
+    import _external as ext
+
+    keys = [spec.key for spec in SPECS if spec.bench == "phones"]
+    try:
+        _, rows = ext.run_script("phones.py", args, timeout)
+    except ext.NotMeasured as exc:
+        return {key: missing(str(exc)) for key in keys}
+    found = {row.key: row for row in rows}
+    return {
+        key: given(found[key].median, found[key].low, found[key].high, found[key].unit)
+        if key in found
+        else missing(f"phones.py printed no {key} row")
+        for key in keys
+    }
 
 
 def child_main(config_path: str, out_path: str) -> None:
@@ -199,6 +221,14 @@ def config_of(args: argparse.Namespace) -> dict[str, Any]:
     keys = (*DEFAULTS, "import_timeout", "redis_timeout", "only")
     config = {key: getattr(args, key) for key in keys}
     config["selected"] = list(args.only or BENCHES)
+    config["phones_args"] = [
+        "--rounds",
+        str(args.rounds),
+        "--dedupe-rounds",
+        "1" if args.smoke else "3",
+    ]
+    if args.smoke:
+        config["phones_args"] += SMOKE_PHONES
     return config
 
 

@@ -246,7 +246,7 @@ async def test_update_lookup_and_the_list_filter_send_e164() -> None:
         ("update", "too short"),
         ("lookup", "too short"),
         ("list", "too short"),
-        ("update-letters", "not a phone number"),
+        ("update-letters", "holds characters that are not part of a phone number"),
     ],
 )
 async def test_a_refused_phone_in_a_single_call_is_a_validation_error_with_the_reason(

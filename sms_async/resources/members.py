@@ -379,9 +379,7 @@ class Members(Resource):
             The API's ``count`` of updated members (1).
         """
         path = f"{_path(contact_list_id)}/{check_id('member_id', member_id)}"
-        if phone is not None and self._normalizer is not None:
-            if not isinstance(phone, str):
-                raise ValidationError("phone must be a non-empty string")
+        if phone is not None:
             phone = self._phone(phone)
         check_member_fields(phone=phone, name=name, vars=vars)
         member = member_fields(phone, name, vars)

@@ -45,7 +45,12 @@ def test_region_normalizes_and_dedupe_refuses_repeats_with_their_reasons(
     assert [(row["phone"], row["name"], row["reason"]) for row in rejects(tmp_path)] == [
         ("138", "Short", "invalid: phone refused (region CN): too short"),
         ("+86 138 0013 8000", "Again", "invalid: duplicate of an earlier row"),
-        ("call me", "Letters", "invalid: phone refused (region CN): not a phone number"),
+        (
+            "call me",
+            "Letters",
+            "invalid: phone refused (region CN): holds characters that are not part of a phone "
+            "number",
+        ),
     ]
 
 
