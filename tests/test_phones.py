@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -196,3 +197,28 @@ def test_digits_of_other_scripts_are_parsed_to_ascii_not_kept() -> None:
     for written in (f"+86{full_width}", f"+86{arabic_indic}"):
         assert not normalizer.quick(written)
         assert normalizer.normalize(written) == ("+8613800138000", None)
+
+
+phone_like = st.text(
+    alphabet=st.one_of(
+        st.sampled_from("0123456789 +-().x/#;*"),
+        st.characters(categories=["Nd", "Zs", "Pd"]),
+        st.characters(),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=phone_like | st.text(), region=st.sampled_from(["CN", "US", "GB", "IN", "BR"]))
+def test_any_text_is_normalized_or_refused_with_a_reason_never_an_exception(
+    text: str, region: str
+) -> None:
+    e164, reason = PhoneNormalizer(region).normalize(text)
+    if e164 is None:
+        assert isinstance(reason, str)
+        assert reason
+    else:
+        assert reason is None
+        assert re.fullmatch(r"\+[1-9][0-9]{1,16}", e164)
+        assert PhoneNormalizer(region).normalize(e164) == (e164, None)
