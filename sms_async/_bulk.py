@@ -179,7 +179,9 @@ async def add_members(
 
     def fail(index: int, members: list[NewMember], error: SmsError, stored: bool | None) -> None:
         failed = (
-            FailedBatch(members, error) if stored is None else FailedBatch(members, error, stored)
+            FailedBatch(members, error, index=index)
+            if stored is None
+            else FailedBatch(members, error, stored, index=index)
         )
         account.failed.append((index, failed))
         account.failed_members += len(members)
@@ -227,14 +229,18 @@ async def add_members(
                         failed_phones=[m.phone for m in members] if to_send is not batch else None,
                     )
                 if on_progress is not None:
-                    outcome = BatchOutcome(members, already, error=exc, maybe_stored=stored)
+                    outcome = BatchOutcome(
+                        members, already, error=exc, maybe_stored=stored, index=index
+                    )
                 if is_fatal is not None and is_fatal(exc):
                     halt(
                         exc, f"stopped at {type(exc).__name__}, which every later batch would meet"
                     )
             else:
                 if on_progress is not None:
-                    outcome = BatchOutcome(_to_members(batch), already + count, invalid)
+                    outcome = BatchOutcome(
+                        _to_members(batch), already + count, invalid, index=index
+                    )
                 account.added += already + count
                 account.invalid.extend(invalid)
             # Reported while the slot is held: a slow on_progress slows the upload
@@ -254,7 +260,7 @@ async def add_members(
         if entry.state == "added":
             account.added += entry.added
             account.invalid.extend(entry.invalid)
-            outcome = BatchOutcome(_to_members(batch), entry.added, entry.invalid)
+            outcome = BatchOutcome(_to_members(batch), entry.added, entry.invalid, index=index)
         elif entry.state == "failed" and entry.maybe_stored is False:
             error = rebuild_error(entry.error or {})
             failed_phones = set(entry.failed_phones or ())
@@ -266,7 +272,9 @@ async def add_members(
             account.added += entry.added
             members = _to_members(failed)
             fail(index, members, error, False)
-            outcome = BatchOutcome(members, entry.added, error=error, maybe_stored=False)
+            outcome = BatchOutcome(
+                members, entry.added, error=error, maybe_stored=False, index=index
+            )
         else:
             return False  # sending when the process died, or failed and maybe stored
         await guarded_report(outcome if on_progress is not None else None)

@@ -157,6 +157,10 @@ class FailedBatch:
             members again. ``False`` when it certainly was not (a refused
             connection, 429, 503, any other 4xx, never sent): send them again.
             Derived from *error* unless given.
+        index: The batch's place in the upload, from 0: batch *i* holds the
+            members accepted *i* x ``batch_size`` to (*i* + 1) x ``batch_size``
+            (in input order, those rejected before sending left out). ``None``
+            when unknown.
     """
 
     members: list[NewMember]
@@ -164,6 +168,7 @@ class FailedBatch:
     maybe_stored: bool = attrs.field(
         default=attrs.Factory(lambda self: may_have_been_acted_on(self.error), takes_self=True)
     )
+    index: int | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen
@@ -200,6 +205,7 @@ class BatchOutcome:
         error: Why the batch failed, or ``None`` when the API answered.
         maybe_stored: For a failed batch, whether it may be stored (as
             ``FailedBatch.maybe_stored``); ``False`` when the API answered.
+        index: The batch's place in the upload, from 0 (as ``FailedBatch.index``).
     """
 
     members: list[NewMember]
@@ -212,6 +218,7 @@ class BatchOutcome:
             takes_self=True,
         )
     )
+    index: int | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen

@@ -44,11 +44,13 @@ __all__ = ["DUPLICATE", "PhoneNormalizer", "PhoneRules", "load_phonenumbers"]
 DUPLICATE = "duplicate of an earlier row"
 
 #: What a phone may hold besides digits (of any script) and spaces: plus signs, dashes,
-#: dots, slashes, brackets, tildes, and the invisible characters copy and paste leaves.
+#: dots, slashes, brackets, and the invisible characters copy and paste leaves.
 _PUNCTUATION = (
     "+\uff0b"  # plus signs
     "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff0d"  # dashes
-    ".()[]/~\uff08\uff09\uff3b\uff3d\uff0f\u2053\u223c\uff5e"  # dots, brackets, ...
+    # not "~" nor "\uff5e": libphonenumber reads them as an extension's mark, dropping
+    # what follows ("138 0013 8000~8005", a range, would be sent as its first number)
+    ".()[]/\uff08\uff09\uff3b\uff3d\uff0f\u2053\u223c"  # dots, brackets, slashes, ...
     "\xad\u200b\u2060"  # soft hyphen, zero-width space and joiner
 )
 #: Spaces within a line (a line break is no part of a phone).

@@ -486,3 +486,29 @@ async def test_vars_given_as_any_mapping_are_sent_as_objects(
     update = router.put(f"{MEMBERS}/5").mock(return_value=httpx.Response(200, json={"count": 1}))
     assert await client.members.update(7, 5, vars=frozen) == 1
     assert json.loads(update.calls.last.request.content) == {"member": {"vars": {"k": "v"}}}
+
+
+async def test_batches_and_failed_batches_know_their_place_in_the_upload() -> None:
+    from sms_async.testing import FakeSmsServer
+
+    seen: list[int | None] = []
+    rows = [{"phone": f"+1555{i:07d}"} for i in range(250)]
+    rows.insert(120, {"phone": "bad"})  # rejected before sending: takes no place
+    async with FakeSmsServer() as fake:
+        target = fake.create_list("places")
+        fake.set_faults("members.add", rate_503=1.0)
+        async with fake.client(max_retries=0) as client:
+            result = await client.members.add(
+                target.contact_list_id,
+                rows,
+                batch_size=100,
+                raise_on_error=False,
+                on_progress=lambda p: seen.append(p.batch.index if p.batch else None),
+            )
+    assert sorted(i for i in seen if i is not None) == [0, 1, 2]
+    assert [batch.index for batch in result.failed] == [0, 1, 2]
+    assert [batch.members[0].phone for batch in result.failed] == [
+        "+15550000000",
+        "+15550000100",
+        "+15550000200",
+    ]

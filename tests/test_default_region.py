@@ -333,3 +333,12 @@ async def test_a_journal_resumes_with_the_same_region_and_refuses_another(tmp_pa
         ):
             with pytest.raises(ConfigurationError, match="does not match this input"):
                 await client.members.add(list_id, rows, batch_size=100, journal=journal)
+
+
+@pytest.mark.parametrize("dedupe", ["no", 1, None])
+async def test_dedupe_must_be_a_bool(dedupe: object) -> None:
+    async with FakeSmsServer() as fake:
+        target = fake.create_list("x")
+        async with fake.client() as client:
+            with pytest.raises(ValidationError, match="dedupe must be True or False"):
+                await client.members.add(target.contact_list_id, [], dedupe=dedupe)  # type: ignore[arg-type]  # on purpose

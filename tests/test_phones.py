@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 
 import pytest
 from hypothesis import example, given, settings
@@ -35,10 +36,14 @@ CASES = [
     ("CN", "1380013800O", None, OTHER),  # the letter O typed for a zero
     ("CN", "13800138000;13900139000", None, OTHER),  # two numbers in one cell
     ("CN", "138 0013 8000 x12", None, OTHER),  # an extension
+    ("CN", "138 0013 8000~8005", None, OTHER),  # a range: ~ would mark an extension
+    ("CN", "138 0013 8000\uff5e5", None, OTHER),  # and so would the full-width tilde
     ("CN", "138\n0013 8000", None, OTHER),
     ("CN", "138\u00a00013\u30008000", "+8613800138000", None),  # no-break, ideographic spaces
     ("CN", "138/0013.8000", "+8613800138000", None),
     ("CN", "---", None, "not a phone number"),
+    ("CN", "+86 010 1234 567", "+86101234567", None),
+    ("CN", "138 0013 8000/1", "+86138001380001", None),  # a slash joins: one longer number
     # written back as +8600000000, which libphonenumber would read as +860000000
     ("CN", "000000000", None, "not a possible number"),
     # United States
@@ -60,6 +65,9 @@ CASES = [
     ("GB", "+44 (0)20 7946 0958", "+442079460958", None),
     ("GB", "07700 900123", "+447700900123", None),
     ("GB", "0207", None, "a local number without its area code"),
+    ("GB", "0 20", None, "too short"),
+    ("GB", "+44 1", None, "too short"),
+    ("GB", "+4402079460958", "+442079460958", None),  # the trunk 0 after the country code
     ("GB", "+44 7700 900123", "+447700900123", None),
     ("GB", "020 7946 0958 1234 5678", None, "too long"),
     ("GB", "phone me", None, OTHER),
@@ -201,7 +209,7 @@ def test_digits_of_other_scripts_are_parsed_to_ascii_not_kept() -> None:
 
 phone_like = st.text(
     alphabet=st.one_of(
-        st.sampled_from("0123456789 +-().x/#;*"),
+        st.sampled_from("0123456789 +-().x/#;*~\uff5e,"),
         st.characters(categories=["Nd", "Zs", "Pd"]),
         st.characters(),
     ),
@@ -211,6 +219,8 @@ phone_like = st.text(
 
 @settings(max_examples=2000, deadline=None)
 @given(text=phone_like | st.text(), region=st.sampled_from(["CN", "US", "GB", "IN", "BR"]))
+@example(text="(415) 555-2671 ~ 45", region="US")  # an extension's mark: nothing dropped
+@example(text="138 0013 8000/1", region="CN")
 def test_any_text_is_normalized_or_refused_with_a_reason_never_an_exception(
     text: str, region: str
 ) -> None:
@@ -222,3 +232,9 @@ def test_any_text_is_normalized_or_refused_with_a_reason_never_an_exception(
         assert reason is None
         assert re.fullmatch(r"\+[1-9][0-9]{1,16}", e164)
         assert PhoneNormalizer(region).normalize(e164) == (e164, None)
+        # nothing written after the number is dropped: the number sent ends the text
+        written = "".join(
+            str(unicodedata.digit(c)) for c in text if unicodedata.digit(c, None) is not None
+        )
+        national = phonenumbers.national_significant_number(phonenumbers.parse(e164))
+        assert written.endswith(national), (text, e164)

@@ -154,7 +154,7 @@ async def _demo(base_url: str, user: str, key: str, count: int, concurrency: int
         task = await client.tasks.wait(task.task_id, poll_interval=0.25, timeout=60)
         timings.append((f"send task {task.task_id} and wait", time.monotonic() - started))
 
-    normalized = await _normalize(base_url, user, key, contact_list.contact_list_id)
+    normalized = await _normalize(base_url, user, key, f"{contact_list.contact_list_name}_phones")
 
     click.echo("")
     click.echo(f"list {contact_list.contact_list_name} (id {contact_list.contact_list_id})")
@@ -177,9 +177,9 @@ async def _demo(base_url: str, user: str, key: str, count: int, concurrency: int
 
 
 async def _normalize(
-    base_url: str, user: str, key: str, list_id: int
+    base_url: str, user: str, key: str, list_name: str
 ) -> list[tuple[str, str]] | None:
-    """Add ``LOOSE_PHONES`` with ``default_region="CN"``: each one as stored, or refused.
+    """Add ``LOOSE_PHONES`` to a new list, with ``default_region="CN"``: each one as stored.
 
     ``None`` without the ``phones`` extra.
     """
@@ -193,6 +193,8 @@ async def _normalize(
     except ConfigurationError:
         return None
     async with client:
+        created = await client.contact_lists.create(contact_list_name=list_name)
+        list_id = created.contact_list_id
         result = await client.members.add(list_id, [{"phone": p} for p in LOOSE_PHONES])
         found = await client.members.lookup(
             list_id, [p for p in LOOSE_PHONES if p not in result.invalid]

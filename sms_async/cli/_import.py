@@ -75,7 +75,7 @@ class _Batches:
         members = outcome.members
         if not members:
             return  # nothing to account for (a replayed batch that failed empty)
-        index = self._find(members)
+        index = self._find(members, index=outcome.index)
         if index is None:
             # Not a batch the reader handed on: the SDK refused a member the reader
             # had checked with the SDK's own rule, and rows would be misattributed.
@@ -96,16 +96,34 @@ class _Batches:
         for failed in result.failed:
             if not self._open:
                 return
-            index = self._find(failed.members, whole_only=True)
+            index = self._find(failed.members, index=failed.index, whole_only=True)
             if index is not None:
                 reason = f"batch failed: {_verdict(failed.maybe_stored)}; {failed.error}"
                 self._write(self._open.pop(index), failed.members, reason)
 
-    def _find(self, members: list[NewMember], *, whole_only: bool = False) -> int | None:
-        """The open batch whose members *members* are (all of them, or some: a resume's)."""
+    def _find(
+        self, members: list[NewMember], *, index: int | None = None, whole_only: bool = False
+    ) -> int | None:
+        """The open batch whose members *members* are (all of them, or some: a resume's).
+
+        By its *index* in the upload when the SDK gives it (batch *i* of
+        ``members.add`` is the *i*-th batch handed on): then it is checked to hold
+        those members. Else by its members' phones, which two batches may share.
+        """
         if not members:
             return None
         phone = self._rows.phone
+        if index is not None:
+            tokens = self._open.get(index)
+            if tokens is None:
+                return None
+            if len(tokens) == len(members):  # the whole batch: as handed on, in order
+                ends = phone(tokens[0]), phone(tokens[-1])
+                return index if ends == (members[0].phone, members[-1].phone) else None
+            if whole_only:
+                return None
+            held = Counter(phone(token) for token in tokens)
+            return index if not Counter(member.phone for member in members) - held else None
         first, last, size = members[0].phone, members[-1].phone, len(members)
         whole = [
             index

@@ -255,6 +255,8 @@ class Members(Resource):
                 f"members must be an iterable or async iterable, got {type(members).__name__}"
             )
 
+        if not isinstance(dedupe, bool):
+            raise ValidationError(f"dedupe must be True or False, got {dedupe!r}")
         rules = PhoneRules(self._normalizer, dedupe=dedupe)
 
         async def send(batch: list[dict[str, Any]]) -> tuple[object, object]:

@@ -1,6 +1,7 @@
 """``members import --region --dedupe``: phones normalized by the reader, refusals with reasons."""
 
 import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -157,3 +158,31 @@ def test_help_describes_both_options(env: dict[str, str]) -> None:
     result = invoke(env, "members", "import", "--help")
     assert "--region REGION" in result.stdout
     assert "--dedupe" in result.stdout
+
+
+def test_batches_that_share_their_phones_are_told_apart_by_their_index() -> None:
+    from sms_async import BatchOutcome, NewMember
+    from sms_async._phones import PhoneNormalizer, PhoneRules
+    from sms_async.cli._files import RejectsWriter, read_rows
+    from sms_async.cli._import import _Batches
+
+    data = (
+        "phone,name\n138 0013 8000,Li\n139 0013 9000,Li2\n"
+        "+86 138-0013-8000,Wang\n+86 139-0013-9000,Wang2\n"
+    )
+    rows = read_rows(io.StringIO(data), "csv", delimiter=",")
+    out = io.StringIO()
+    batches = _Batches(rows, RejectsWriter(out, rows.fields))
+    rules = PhoneRules(PhoneNormalizer("CN"))
+    handed = list(rows.members(2, batches.take, lambda original, reason: None, rules))
+    assert [m["phone"] for m in handed] == ["+8613800138000", "+8613900139000"] * 2
+    sent = [NewMember("+8613800138000"), NewMember("+8613900139000")]
+    # the second batch (Wang, Wang2) settles first, stored; then the first one, whose
+    # phones the API refuses as repeats: the rows to blame are Li and Li2
+    batches.settle(BatchOutcome(sent, 2, index=1))
+    batches.settle(BatchOutcome(sent, 0, ["+8613800138000", "+8613900139000"], index=0))
+    written = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(row["name"], row["phone"]) for row in written] == [
+        ("Li", "138 0013 8000"),
+        ("Li2", "139 0013 9000"),
+    ]
