@@ -22,18 +22,30 @@ the rate and the concurrency hold for all of them together::
     )
 
 - ``RedisRateLimiter`` is GCRA (the generic cell rate algorithm) in one Lua
-  script: atomic, one round trip per request, on Redis's clock (``TIME``), so
-  the workers' clocks do not matter.
+  script: atomic, on Redis's clock (``TIME``), so the workers' clocks do not
+  matter. One round trip serves every request of the process that queued up
+  while it was on its way: the script grants up to that many at once, each
+  exactly as if it had asked alone at that moment.
 - ``RedisConcurrencyLimiter`` is a semaphore of leases in a sorted set: a slot
   expires *lease* seconds after it was last renewed, and is renewed while its
   request runs, so a worker that dies never holds a slot for longer than that.
+  A slot given back while another request of the same process waits goes to
+  that request directly, without a round trip, for up to 0.5 s after it came
+  from Redis; then it goes back to Redis, for the other processes. A request
+  that starts while others of its process wait for a slot joins them without
+  asking Redis.
 
-Every Redis call a limiter makes runs in a task of its own, bounded by
-``redis_timeout`` (2 s by default) whatever the Redis client's own settings, so
-a frozen Redis (or one behind a dead network) cannot hold a request, and a
-cancellation that redis-py swallows (redis/redis-py#2028, #2551) is still
-honoured: the caller waits on the call's task, never inside redis-py. A call
-past ``redis_timeout`` counts as "Redis cannot be reached".
+Each limiter sends its scripts over one connection of its own, made like the
+Redis client's (same connection class and settings, no socket timeout) and
+used through redis-py's public connection API: calls that come together are
+written together and their replies read in order, by a task of the limiter's
+own, which closes the connection 30 s after the last call (or at ``drain()``,
+or when the event loop shuts down). A request waits on a plain future, never
+inside redis-py, for at most ``redis_timeout`` (2 s by default) whatever the
+Redis client's own settings, so a frozen Redis (or one behind a dead network)
+cannot hold a request, and a cancellation that redis-py swallows
+(redis/redis-py#2028, #2551) cannot reach it. A call past ``redis_timeout``
+counts as "Redis cannot be reached".
 
 When Redis cannot be reached, ``on_redis_error="fail"`` (the default) raises
 ``LimiterUnavailableError`` before the request is sent; ``"local"`` falls back
@@ -47,16 +59,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 try:
     from redis.asyncio import ConnectionPool, Redis
+    from redis.asyncio.connection import AbstractConnection
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError
+    from redis.exceptions import NoScriptError, RedisError, ResponseError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # the same one-line hint as the other extras
     raise ModuleNotFoundError(
@@ -86,21 +100,35 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 #: that froze or went away while it waits (no request asks Redis meanwhile).
 _BLOCK = 0.5
 
-# KEYS[1] the key; ARGV[1] emission interval (us), ARGV[2] burst.
-# Returns 0 when the request may go, else the microseconds to wait.
+#: Seconds after a lease came from Redis during which a slot given back goes
+#: straight to a waiting request of the same process (no round trip); after that,
+#: the next give-back returns it to Redis, where the other processes' waiting
+#: requests are woken.
+HANDOFF_WINDOW = 0.5
+
+#: Seconds a limiter keeps its connection (and the task that reads it) after its
+#: last call; then it closes the connection (the next call opens a new one).
+_LINGER = 30.0
+
+# KEYS[1] the key; ARGV[1] emission interval (us), ARGV[2] burst, ARGV[3] requests
+# asking at once (>= 1). Grants the first n of them that conform, each exactly as if it
+# had asked alone at this moment: {n, 0}; or {0, microseconds to wait} if none does.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if not tat or tat < now then tat = now end
-local new_tat = tat + interval
-local wait = new_tat - now - burst * interval
-if wait > 0 then return math.ceil(wait) end
+local n = math.min(want, math.floor((now + burst * interval - tat) / interval))
+if n < 1 then
+  return {0, math.max(1, math.ceil(tat + interval - now - burst * interval))}
+end
+local new_tat = tat + n * interval
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX',
            math.ceil((new_tat - now) / 1000) + 1000)
-return 0
+return {n, 0}
 """
 
 # KEYS[1] the sorted set, KEYS[2] its wake-up list; ARGV[1] limit, ARGV[2] lease (s),
@@ -159,12 +187,11 @@ return lost
 
 
 class _Fallback:
-    """Every Redis call of one limiter: bounded, cancellation-proof; the ``on_redis_error`` policy.
+    """One limiter's ``on_redis_error`` policy, and its work in the background.
 
-    Each call runs in a task of its own and the caller waits on that task for at
-    most ``timeout`` seconds: neither a frozen Redis nor a cancellation swallowed
-    inside redis-py can hold the caller. An abandoned call is cancelled and kept
-    referenced (in ``background``) until it ends.
+    The calls themselves are bounded by ``redis_timeout`` where they are made
+    (``_Link``, and ``bounded`` for the ``BLPOP``): neither a frozen Redis nor a
+    cancellation swallowed inside redis-py can hold the caller.
     """
 
     def __init__(self, what: str, on_redis_error: str, retry_after: float, timeout: float) -> None:
@@ -184,53 +211,36 @@ class _Fallback:
     def active(self) -> bool:
         return self.local_mode and time.monotonic() < self.until
 
-    async def bounded(
-        self,
-        work: Awaitable[T],
-        on_abandon: Callable[[asyncio.Future[T]], None] | None = None,
-        seconds: float | None = None,
-    ) -> T:
-        """Await *work* in a task of its own for at most ``timeout`` (or *seconds*) seconds.
+    async def bounded(self, work: Awaitable[T], seconds: float) -> T:
+        """Await *work* (the ``BLPOP`` of a listener) in a task of its own, for at most *seconds*.
 
-        Raises ``RedisTimeoutError`` past the timeout. If the caller is cancelled,
-        the cancellation propagates at once; the abandoned call is cancelled, and
-        *on_abandon* (if given) is called with its task, e.g. to undo what it may
-        still do.
+        Raises ``RedisTimeoutError`` past that. If the caller is cancelled, the
+        cancellation propagates at once; the abandoned call is cancelled.
         """
         call = asyncio.ensure_future(work)
         try:
-            done, _ = await asyncio.wait(
-                (call,), timeout=self.timeout if seconds is None else seconds
-            )
+            done, _ = await asyncio.wait((call,), timeout=seconds)
         except BaseException:
-            self._abandon(call, on_abandon)
+            self._abandon(call)
             raise
         if not done:
-            self._abandon(call, on_abandon)
-            raise RedisTimeoutError(f"no answer within redis_timeout={self.timeout:g} s")
+            self._abandon(call)
+            raise RedisTimeoutError(f"no answer within {seconds:g} s")
         return call.result()
 
-    def _abandon(
-        self, call: asyncio.Future[T], on_abandon: Callable[[asyncio.Future[T]], None] | None
-    ) -> None:
+    def _abandon(self, call: asyncio.Future[T]) -> None:
         call.cancel()
         self.background.adopt(call)
-        if on_abandon is not None:
-            on_abandon(call)
 
-    async def call(
-        self,
-        work: Callable[[], Awaitable[T]],
-        on_abandon: Callable[[asyncio.Future[T]], None] | None = None,
-    ) -> T | None:
-        """Run a Redis call; on a Redis failure raise, or return ``None`` (go local).
+    async def outcome(self, work: Awaitable[T]) -> T | None:
+        """Await a Redis call (bounded: a ``_Link`` call); raise, or return ``None`` (go local).
 
         Only an unreachable Redis (a connection error, or no answer within
         ``redis_timeout``) may go local; any other Redis error (a key of the
         wrong type, a script error) is a misconfiguration and always raises.
         """
         try:
-            result = await self.bounded(work(), on_abandon)
+            result = await work
         except _UNREACHABLE as exc:
             if not self.local_mode:
                 raise LimiterUnavailableError(
@@ -254,6 +264,245 @@ class _Fallback:
             self.warned = False
             logger.info("%s: Redis is reachable again; the shared limit is back", self.what)
         return result
+
+
+class _Script:
+    """A Lua script and its SHA1 (what ``EVALSHA`` names it by)."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+
+#: Called with the reply (or the error) of a call whose caller is gone.
+OnLate = Callable[[Any], None]
+
+
+class _Call:
+    """One script call on a ``_Link``: what to send, and who waits for the reply."""
+
+    __slots__ = ("args", "by_source", "future", "on_late", "repeats", "script", "timer")
+
+    def __init__(
+        self, future: asyncio.Future[Any], script: _Script, args: list[Any], on_late: OnLate | None
+    ) -> None:
+        self.future = future
+        self.script = script
+        self.args = args  # numkeys, keys..., args...
+        self.on_late = on_late
+        self.by_source = False  # EVAL instead of EVALSHA (after a NOSCRIPT)
+        self.repeats = False  # the same call is made again and again: keep it packed
+        self.timer: asyncio.TimerHandle | None = None
+
+    def settle(self, reply: Any) -> None:
+        """Give *reply* (a value or an exception) to the caller, or to ``on_late``."""
+        if self.timer is not None:
+            self.timer.cancel()
+        if not self.future.done():
+            if isinstance(reply, BaseException):
+                self.future.set_exception(reply)
+            else:
+                self.future.set_result(reply)
+        elif self.on_late is not None:
+            self.on_late(reply)
+
+
+class _Link:
+    """One limiter's connection for its scripts: calls pipelined, replies read in order.
+
+    The connection is made like the Redis client's own (its pool's connection
+    class and settings), without its socket timeout: every call is bounded here.
+    It is used through redis-py's public connection API (``connect``,
+    ``pack_command``, ``send_packed_command``, ``read_response``,
+    ``disconnect``). A task of the link's own (the pump) owns it: it writes
+    every call queued since its last write in one go, reads the replies in
+    order and hands each to its future. After ``_LINGER`` seconds without a
+    call, when stopped (``drain()``), or when the event loop cancels it at
+    shutdown, the pump closes the connection and ends; the next call starts a
+    new one.
+
+    The caller waits on a plain future: a cancellation reaches it at once and
+    never runs inside redis-py. A watchdog fails each call ``timeout`` seconds
+    after it was made; if it had been sent, the connection is cut (its replies
+    are out of step from then on) and every call on it fails.
+    """
+
+    def __init__(self, redis: Redis, what: str, timeout: float) -> None:
+        pool = redis.connection_pool
+        self._connection_class = pool.connection_class
+        self._settings = dict(pool.connection_kwargs)
+        self._settings["socket_timeout"] = None  # bounded by the watchdog instead
+        self._what = what
+        self._timeout = timeout
+        self._outbox: list[_Call] = []  # not written yet
+        self._inflight: collections.deque[_Call] = collections.deque()  # written, in order
+        self._pump: asyncio.Task[None] | None = None
+        self._bell: asyncio.Future[None] | None = None  # the idle pump waits on it
+        self._cutting = False
+        self._stopping = False
+        # Calls that repeat (a rate limiter's), as sent, by their arguments.
+        self._packed: dict[tuple[Any, ...], list[bytes]] = {}
+
+    def run(
+        self,
+        script: _Script,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        on_late: OnLate | None = None,
+        repeats: bool = False,
+    ) -> asyncio.Future[Any]:
+        """Queue one script call; its future has the reply (or a Redis error) within ``timeout``.
+
+        *on_late* gets the reply (or the error) of a call whose future was
+        cancelled or timed out meanwhile, if the call was sent. A call that
+        *repeats* (the same arguments again and again) is packed once.
+        """
+        loop = asyncio.get_running_loop()
+        call = _Call(loop.create_future(), script, [len(keys), *keys, *args], on_late)
+        call.repeats = repeats
+        call.timer = loop.call_later(self._timeout, self._expire, call)
+        self._stopping = False
+        if self._pump is not None and self._pump.get_loop() is not loop:
+            self._abandon_loop()  # a pump left behind by an event loop that is gone
+        self._outbox.append(call)
+        if self._pump is None:
+            self._pump = loop.create_task(self._run())
+        else:
+            self._ring()
+        return call.future
+
+    async def stop(self) -> None:
+        """Let the pump finish what was sent, close the connection and end."""
+        pump = self._pump
+        if pump is None:
+            return
+        self._stopping = True
+        self._ring()
+        await asyncio.wait((pump,), timeout=self._timeout)
+
+    def _abandon_loop(self) -> None:
+        self._pump = None
+        self._bell = None
+        self._cutting = False
+        self._outbox = []
+        self._inflight = collections.deque()
+
+    def _ring(self) -> None:
+        if self._bell is not None and not self._bell.done():
+            self._bell.set_result(None)
+
+    def _expire(self, call: _Call) -> None:
+        if call.future.done():
+            return
+        call.future.set_exception(
+            RedisTimeoutError(f"no answer within redis_timeout={self._timeout:g} s")
+        )
+        # The pump is stuck (on a reply, a write or a connect): cut its connection.
+        pump = self._pump
+        if pump is not None and not self._cutting and self._bell is None:
+            self._cutting = True
+            pump.cancel()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        connection: AbstractConnection | None = None
+        try:
+            while True:
+                if not self._outbox and not self._inflight:
+                    if self._stopping:
+                        return
+                    self._bell = bell = loop.create_future()
+                    timer = loop.call_later(_LINGER, self._ring)
+                    try:
+                        await bell
+                    finally:
+                        timer.cancel()
+                        self._bell = None
+                    if not self._outbox:
+                        return  # idle for _LINGER, or asked to stop
+                try:
+                    if connection is None:
+                        connection = self._connection_class(**self._settings)
+                        await connection.connect()  # type: ignore[no-untyped-call]  # unannotated
+                    if self._outbox:
+                        await self._write(connection)
+                    if self._inflight:
+                        try:
+                            reply = await connection.read_response()
+                        except ResponseError as exc:  # an error reply: the connection is fine
+                            reply = exc
+                        self._settle(self._inflight.popleft(), reply)
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    # Not the watchdog's cut, or cancelled from outside as well: end.
+                    if not self._cutting or task is None or task.uncancel() > 0:
+                        raise
+                    self._cutting = False
+                    self._fail(RedisTimeoutError("the connection was cut: a call had no answer"))
+                    await self._drop(connection)
+                    connection = None
+                except (RedisError, OSError) as exc:  # the connection failed
+                    self._fail(exc)
+                    await self._drop(connection)
+                    connection = None
+        finally:
+            # From here on, a new call starts a new pump.
+            self._pump = None
+            self._cutting = False
+            self._fail(RedisConnectionError("the limiter's connection was closed"))
+            await self._drop(connection, nowait=False)  # closed before the loop may close
+
+    async def _write(self, connection: AbstractConnection) -> None:
+        # Calls whose caller left before they were sent: nothing to send, nothing to undo.
+        batch = [call for call in self._outbox if not call.future.done()]
+        self._outbox.clear()
+        if not batch:
+            return
+        commands = [self._pack(connection, call) for call in batch]
+        self._inflight.extend(batch)  # before the write: a failed write fails them too
+        await connection.send_packed_command(
+            [part for command in commands for part in command], check_health=False
+        )
+
+    def _pack(self, connection: AbstractConnection, call: _Call) -> list[bytes]:
+        if call.by_source:
+            return connection.pack_command("EVAL", call.script.source, *call.args)
+        if not call.repeats:
+            return connection.pack_command("EVALSHA", call.script.sha, *call.args)
+        key = (call.script.sha, *call.args)
+        packed = self._packed.get(key)
+        if packed is None:
+            packed = connection.pack_command("EVALSHA", call.script.sha, *call.args)
+            if len(self._packed) >= 16:
+                self._packed.clear()
+            self._packed[key] = packed
+        return packed
+
+    def _settle(self, call: _Call, reply: Any) -> None:
+        if isinstance(reply, NoScriptError):
+            call.by_source = True  # not cached (a new server, SCRIPT FLUSH): send the source
+            self._outbox.append(call)
+            return
+        call.settle(reply)
+
+    def _fail(self, exc: BaseException) -> None:
+        failed = list(self._inflight)
+        self._inflight.clear()
+        for call in failed:
+            call.settle(exc)
+
+    @staticmethod
+    async def _drop(connection: AbstractConnection | None, nowait: bool = True) -> None:
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.disconnect(nowait=nowait)
+
+
+def _settle_once(future: asyncio.Future[T], value: T) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 def _check_seconds(name: str, value: object) -> None:
@@ -291,33 +540,103 @@ class RedisRateLimiter:
         self.rate = float(rate)
         self.burst = burst
         self._interval_us = 1_000_000 / self.rate
-        self._script = redis.register_script(_GCRA)
+        self._interval_arg = f"{self._interval_us:.3f}"
         self._fallback = _Fallback(
             f"rate limiter {key!r}", on_redis_error, retry_redis_after, redis_timeout
         )
+        self._link = _Link(redis, self._fallback.what, self._fallback.timeout)
+        self._script = _Script(_GCRA)
         self._local: LocalRateLimiter | None = None
+        # One request of this process asks Redis at a time (it "leads"), for itself
+        # and for every request queued behind it meanwhile (longest waiting first).
+        self._leading = False
+        self._queue: collections.deque[asyncio.Future[bool]] = collections.deque()
 
     def __repr__(self) -> str:
         return f"RedisRateLimiter(key={self.key!r}, rate={self.rate:g}, burst={self.burst})"
 
     async def acquire(self) -> None:
         """Wait until one more request may start, by the shared limit."""
-        while not self._fallback.active:
-            wait_us = await self._fallback.call(self._ask)
-            if wait_us is None:
-                break  # Redis is down: fall back below
-            if wait_us <= 0:
-                return
-            await asyncio.sleep(wait_us / 1_000_000)
+        if not self._fallback.active and await self._shared():
+            return
         if self._local is None:
             self._local = LocalRateLimiter(self.rate, burst=self.burst)
         await self._local.acquire()
 
-    async def _ask(self) -> int:
-        result: Any = await self._script(
-            keys=[self.key], args=[f"{self._interval_us:.3f}", self.burst]
-        )
-        return int(result)
+    async def _shared(self) -> bool:
+        """Wait for the shared limit; False when Redis is down and the fallback applies."""
+        if self._leading:  # another request asks Redis now: queue behind it
+            turn: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self._queue.append(turn)
+            try:
+                granted = await turn
+            except BaseException:
+                if turn.done() and not turn.cancelled() and not turn.result():
+                    self._pass_lead()  # it was this request's turn to ask: pass it on
+                raise
+            if granted:
+                return True
+            # Now this request leads (self._leading stayed True).
+        self._leading = True
+        try:
+            while not self._fallback.active:
+                self._prune()
+                asking = 1 + len(self._queue)
+                call = self._link.run(
+                    self._script,
+                    (self.key,),
+                    (self._interval_arg, self.burst, asking),
+                    repeats=asking == 1,
+                )
+                try:
+                    reply = await self._fallback.outcome(call)
+                except BaseException:
+                    if call.done() and not call.cancelled() and call.exception() is None:
+                        # Answered, then cancelled: this request's share goes to the queue too.
+                        self._hand_out(int(call.result()[0]))
+                    raise
+                if reply is None:
+                    return False  # Redis is down: fall back
+                tokens, wait_us = int(reply[0]), int(reply[1])
+                if tokens > 0:
+                    self._hand_out(tokens - 1)
+                    return True
+                await asyncio.sleep(wait_us / 1_000_000)
+            return False
+        finally:
+            self._pass_lead()
+
+    async def drain(self) -> None:
+        """Close the limiter's own connection (the next call opens a new one).
+
+        It closes by itself 30 s after the last call, and when the event loop
+        shuts down; call this when a worker shuts down, before closing the Redis
+        client.
+        """
+        await self._link.stop()
+
+    def _prune(self) -> None:
+        while self._queue and self._queue[0].done():
+            self._queue.popleft()
+        if any(turn.done() for turn in self._queue):
+            self._queue = collections.deque(turn for turn in self._queue if not turn.done())
+
+    def _hand_out(self, tokens: int) -> None:
+        """Let *tokens* queued requests go, longest waiting first (more than wait: unused)."""
+        while tokens > 0 and self._queue:
+            turn = self._queue.popleft()
+            if not turn.done():
+                turn.set_result(True)
+                tokens -= 1
+
+    def _pass_lead(self) -> None:
+        """The longest waiting queued request asks Redis next; if none waits, nobody leads."""
+        while self._queue:
+            turn = self._queue.popleft()
+            if not turn.done():
+                turn.set_result(False)
+                return  # self._leading stays True: it is that request's now
+        self._leading = False
 
 
 class RedisConcurrencyLimiter:
@@ -337,6 +656,13 @@ class RedisConcurrencyLimiter:
     waiting request, which takes the slot with one more script. A waiting
     request also asks again when the earliest lease may have expired (a holder
     that died gives nothing back).
+
+    A slot given back while another request of the same process waits goes to
+    that request directly: the lease stays in the sorted set (renewed by the
+    process) and changes hands without a round trip. A lease goes from hand to
+    hand for at most ``HANDOFF_WINDOW`` (0.5 s) after it came from Redis; the
+    next give-back returns it to Redis, so that the waiting requests of the
+    other processes get their turn.
 
     Args:
         redis: A ``redis.asyncio.Redis`` client.
@@ -366,22 +692,29 @@ class RedisConcurrencyLimiter:
         self.lease = float(lease)
         self._keys = [key, f"{key}:wake"]
         self._lease_arg = f"{self.lease:.6f}"
-        self._acquire_script = redis.register_script(_ACQUIRE)
-        self._release_script = redis.register_script(_RELEASE)
-        self._renew_script = redis.register_script(_RENEW)
+        self._acquire_script = _Script(_ACQUIRE)
+        self._release_script = _Script(_RELEASE)
+        self._renew_script = _Script(_RENEW)
         self._redis = redis
         self._fallback = _Fallback(
             f"concurrency limiter {key!r}", on_redis_error, retry_redis_after, redis_timeout
         )
+        self._link = _Link(redis, self._fallback.what, self._fallback.timeout)
+        # Loop time at which each lease held by this process came from Redis.
+        self._since: dict[str, float] = {}
         self._local = LocalConcurrencyLimiter(limit)
         self._renewal_failing = False
         self._held: set[str] = set()  # tokens of this process's leases, renewed together
         self._renewer: asyncio.Task[None] | None = None
         # Requests of this process waiting for a slot, longest waiting first; one
         # listener task blocks on the wake-up list for all of them.
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # A waiter's future gets True (a wake-up: ask Redis), False (its time is up: ask
+        # Redis) or a lease's token (handed over by a request of this process).
+        self._waiters: collections.deque[asyncio.Future[str | bool]] = collections.deque()
         self._waiting = 0
         self._listener: asyncio.Task[None] | None = None
+        # Loop time when the earliest lease may expire, as of the last take that failed.
+        self._retry_at = 0.0
 
     def __repr__(self) -> str:
         return (
@@ -399,11 +732,11 @@ class RedisConcurrencyLimiter:
 
         A request that ends normally gives its lease back before it returns
         (bounded by ``redis_timeout``); one that is cancelled or fails gives it
-        back in the background, so the caller is never held by Redis.
+        back in the background, so the caller is never held by Redis. Either way,
+        if another request of this process waits, the slot goes to it at once.
         """
-        token = uuid.uuid4().hex
-        taken = await self._take(token)  # gives the lease back itself if cancelled
-        if not taken:
+        token = await self._take()  # gives the lease back itself if cancelled
+        if token is None:
             async with self._local.slot():  # Redis is down and we were told to go local
                 yield
             return
@@ -411,9 +744,12 @@ class RedisConcurrencyLimiter:
         try:
             yield
         except BaseException:
-            self._let_go(token)
-            self._give_back_later(token)
+            if not self._hand_off(token):
+                self._let_go(token)
+                self._give_back_later(token)
             raise
+        if self._hand_off(token):
+            return
         self._let_go(token)
         try:
             await self._give_back(token)
@@ -425,64 +761,113 @@ class RedisConcurrencyLimiter:
         """Wait (up to ``redis_timeout``) for leases being given back in the background.
 
         Also waits for this process's wake-up listener to end (and close its
-        connection) once no request waits. Call it before closing the Redis client when a
-        worker shuts down.
+        connection) once no request waits, and closes the limiter's own
+        connection (the next call opens a new one). Call it before closing the
+        Redis client when a worker shuts down.
         """
         listener = self._listener
         if listener is not None and not self._waiting:
             await asyncio.wait((listener,), timeout=_BLOCK + self._fallback.timeout)
+        # Every call answered first: the late answer of an abandoned take starts a give-back.
+        await self._link.stop()
         await self._fallback.background.drain(self._fallback.timeout)
+        await self._link.stop()  # its connection goes back to the Redis client's pool
 
     # -- taking a slot, waiting for one -------------------------------------------
 
-    async def _take(self, token: str) -> bool:
-        """Wait for a lease; False when Redis is down and the fallback applies."""
-        woken = False
-        while not self._fallback.active:
-            wait_ms = await self._fallback.call(
-                lambda: self._acquire_script(
-                    keys=self._keys, args=[self._limit, self._lease_arg, token]
-                ),
-                # Abandoned (cancelled, or past redis_timeout): the script may still
-                # grant the lease, so give it back once the call has ended.
-                on_abandon=lambda call: self._give_back_later(token, after=call),
+    async def _take(self) -> str | None:
+        """Wait for a lease: its token; None when Redis is down and the fallback applies."""
+        woken: str | bool = False
+        if self._waiting and not self._fallback.active:
+            # Requests of this process already wait for a slot (Redis had none): join
+            # them, woken as they are, or asking Redis when the earliest lease may expire.
+            woken = await self._wait(
+                self._retry_at - asyncio.get_running_loop().time(), front=False
             )
+            if isinstance(woken, str):
+                return woken
+        token = uuid.uuid4().hex
+        while not self._fallback.active:
+            call = self._link.run(
+                self._acquire_script,
+                self._keys,
+                (self._limit, self._lease_arg, token),
+                # Abandoned (cancelled, or past redis_timeout) but sent: the script
+                # may have granted the lease, so give it back.
+                on_late=lambda _: self._give_back_later(token),
+            )
+            try:
+                wait_ms = await self._fallback.outcome(call)
+            except BaseException:
+                if call.done() and not call.cancelled() and call.exception() is None:
+                    # Answered, then cancelled before this request could resume.
+                    self._give_back_later(token)
+                raise
             if wait_ms is None:
-                return False
+                return None
             if int(wait_ms) == 0:
-                return True
+                self._since[token] = asyncio.get_running_loop().time()
+                return token
+            self._retry_at = asyncio.get_running_loop().time() + int(wait_ms) / 1000
             # No free slot: wait for a give-back (or for the earliest lease to expire).
             # A woken request that lost the race keeps its place at the front.
-            woken = await self._wait(int(wait_ms) / 1000, front=woken)
-        return False
+            woken = await self._wait(int(wait_ms) / 1000, front=woken is True)
+            if isinstance(woken, str):
+                return woken  # a lease handed over by a request of this process
+        return None
 
-    async def _wait(self, seconds: float, front: bool) -> bool:
-        """Wait to be woken by a give-back (True) or for *seconds* (False)."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def _wait(self, seconds: float, front: bool) -> str | bool:
+        """Wait for a lease handed over (its token), a wake-up (True), or *seconds* (False)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[str | bool] = loop.create_future()
         if front:
             self._waiters.appendleft(waiter)
         else:
             self._waiters.append(waiter)
         self._waiting += 1
+        timer = loop.call_later(seconds, _settle_once, waiter, False)
         try:
             if self._listener is None:
                 self._listener = asyncio.ensure_future(self._listen())
-            done, _ = await asyncio.wait((waiter,), timeout=seconds)
-            return bool(done)
+            return await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled():
-                self._wake_one()  # woken, then cancelled: pass the wake-up on
+                given = waiter.result()
+                if given is True:
+                    self._wake_one()  # woken, then cancelled: pass the wake-up on
+                elif given and not self._hand_off(given):  # handed a lease: pass it on
+                    self._let_go(given)
+                    self._give_back_later(given)
             raise
         finally:
+            timer.cancel()
             self._waiting -= 1
-            waiter.cancel()  # (if still pending) never to be handed a wake-up
+            waiter.cancel()  # (if still pending) never to be handed a wake-up or a lease
+
+    def _hand_off(self, token: str) -> bool:
+        """Give the lease *token* to the longest waiting request of this process, if any.
+
+        Not when the lease was lost (it expired) or came from Redis
+        ``HANDOFF_WINDOW`` seconds ago or more: then it goes back to Redis.
+        """
+        if token not in self._held or not self._waiters:
+            return False
+        since = self._since.get(token)
+        if since is None or asyncio.get_running_loop().time() - since >= HANDOFF_WINDOW:
+            return False
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(token)
+                return True
+        return False
 
     def _wake_one(self) -> bool:
         """Hand one wake-up to the longest waiting request; False if none waits."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(True)
                 return True
         return False
 
@@ -536,8 +921,8 @@ class RedisConcurrencyLimiter:
 
     async def _pass_on(self) -> None:
         try:
-            await self._fallback.bounded(
-                self._release_script(keys=self._keys, args=[self._limit, self._lease_arg, ""])
+            await self._link.run(
+                self._release_script, self._keys, (self._limit, self._lease_arg, "")
             )
         except (RedisError, OSError) as exc:
             logger.debug("concurrency limiter %r: a wake-up was lost (%s)", self.key, exc)
@@ -551,6 +936,7 @@ class RedisConcurrencyLimiter:
 
     def _let_go(self, token: str) -> None:
         self._held.discard(token)
+        self._since.pop(token, None)
         if not self._held and self._renewer is not None:
             self._renewer.cancel()
             self._fallback.background.adopt(self._renewer)
@@ -564,8 +950,8 @@ class RedisConcurrencyLimiter:
             if not tokens:
                 return
             try:
-                lost: Any = await self._fallback.bounded(
-                    self._renew_script(keys=self._keys[:1], args=[self._lease_arg, *tokens])
+                lost: Any = await self._link.run(
+                    self._renew_script, self._keys[:1], (self._lease_arg, *tokens)
                 )
             except (RedisError, OSError) as exc:
                 if not self._renewal_failing:  # once per outage, not once per request
@@ -586,17 +972,13 @@ class RedisConcurrencyLimiter:
 
     # -- giving a slot back -----------------------------------------------------------
 
-    def _give_back_later(self, token: str, after: asyncio.Future[Any] | None = None) -> None:
-        self._fallback.background.spawn(
-            self._give_back(token, after=after), 2 * self._fallback.timeout
-        )
+    def _give_back_later(self, token: str) -> None:
+        self._fallback.background.spawn(self._give_back(token), 2 * self._fallback.timeout)
 
-    async def _give_back(self, token: str, after: asyncio.Future[Any] | None = None) -> None:
-        if after is not None and not after.done():
-            await asyncio.wait((after,), timeout=self._fallback.timeout)
+    async def _give_back(self, token: str) -> None:
         try:
-            await self._fallback.bounded(
-                self._release_script(keys=self._keys, args=[self._limit, self._lease_arg, token])
+            await self._link.run(
+                self._release_script, self._keys, (self._limit, self._lease_arg, token)
             )
         except (RedisError, OSError) as exc:  # the lease expires on its own
             logger.debug("concurrency limiter %r: release failed (%s)", self.key, exc)
