@@ -245,6 +245,14 @@ def _run_python_blocks(page: Path, folder: Path) -> None:
             except BaseException as exc:
                 raise AssertionError(f"the example at {block.where} failed: {exc!r}") from exc
     finally:
+        # As a program's asyncio.run() ends: the tasks still running (a Redis
+        # limiter's connection task, say) are cancelled, and finish, before the
+        # loop closes.
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
