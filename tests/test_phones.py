@@ -52,6 +52,8 @@ CASES = [
     ("US", "1 415 555 2671", "+14155552671", None),
     ("US", "+1 415-555-2671", "+14155552671", None),
     ("US", "011 44 20 7946 0958", "+442079460958", None),
+    # from the US, 00 is no international prefix (011 is): the digits are one long number
+    ("US", "00 1 415 555 2671", None, "too long"),
     ("US", "555-2671", None, "a local number without its area code"),
     ("US", "415 555 26", None, "too short"),
     ("US", "+1 (415) 555-2671", "+14155552671", None),
