@@ -39,6 +39,13 @@ def log_round(what: str, round_no: int, seen: dict[str, Measured]) -> None:
     log(f"  {what} round {round_no}{' (warm-up)' if not round_no else ''}: {runs}")
 
 
+def compared(seconds: dict[str, list[float]], a: str, b: str) -> Figure:
+    """The per-round ratios of contender *a*'s seconds to *b*'s, both kept as its parts."""
+    return measured(
+        ratios(seconds[a], seconds[b]), parts={a: (seconds[a], "s"), b: (seconds[b], "s")}
+    )
+
+
 def _path(list_id: int) -> str:
     return f"/v1/contact_lists/{list_id}/members"
 
@@ -62,8 +69,7 @@ def sdk_client(base_url: str, backend: str, default_region: str | None = None) -
         base_url=base_url,
         task_base_url=base_url,
         max_concurrency=CONCURRENCY,
-        # a name from the benchmark's own table ("httpx" or "aiohttp"), typed str there
-        http_backend=backend,  # type: ignore[arg-type]
+        http_backend=backend,  # type: ignore[arg-type]  # "httpx" or "aiohttp", typed str here
         default_region=default_region,
     )
 
@@ -167,24 +173,14 @@ async def bench_upload(rounds: int, count: int) -> dict[str, Figure]:
         ("httpx", "SDK (httpx backend)", "raw httpx"),
         ("aiohttp", "SDK (aiohttp backend)", "raw aiohttp"),
     ):
-        figures[f"upload_cpu_{backend}"] = measured(
-            ratios(cpu[sdk], cpu[raw]), parts={sdk: (cpu[sdk], "s"), raw: (cpu[raw], "s")}
-        )
-        figures[f"upload_wall_{backend}"] = measured(
-            ratios(wall[sdk], wall[raw]), parts={sdk: (wall[sdk], "s"), raw: (wall[raw], "s")}
-        )
+        figures[f"upload_cpu_{backend}"] = compared(cpu, sdk, raw)
+        figures[f"upload_wall_{backend}"] = compared(wall, sdk, raw)
     plain = "SDK (httpx backend)"
     if why_not:
         figures["upload_cpu_region"] = figures["upload_wall_region"] = missing(why_not)
         return figures
-    figures["upload_cpu_region"] = measured(
-        ratios(cpu[REGION], cpu[plain]),
-        parts={REGION: (cpu[REGION], "s"), plain: (cpu[plain], "s")},
-    )
-    figures["upload_wall_region"] = measured(
-        ratios(wall[REGION], wall[plain]),
-        parts={REGION: (wall[REGION], "s"), plain: (wall[plain], "s")},
-    )
+    figures["upload_cpu_region"] = compared(cpu, REGION, plain)
+    figures["upload_wall_region"] = compared(wall, REGION, plain)
     return figures
 
 
@@ -248,7 +244,7 @@ async def list_httpx(url: str, list_id: int) -> int:
         async def get(offset: int) -> dict[str, Any]:
             response = await http.get(endpoint, params={"offset": offset, "limit": PAGE})
             response.raise_for_status()
-            return response.json()  # type: ignore[no-any-return]  # json() is Any; a page is a dict
+            return response.json()  # type: ignore[no-any-return]  # json() is Any: a page dict
 
         return await windowed(get, CONCURRENCY)
 
@@ -261,8 +257,7 @@ async def list_aiohttp(url: str, list_id: int) -> int:
             params = {"offset": offset, "limit": PAGE}
             async with session.get(endpoint, params=params) as response:
                 response.raise_for_status()
-                # json() is Any; a page is a dict
-                return await response.json()  # type: ignore[no-any-return]
+                return await response.json()  # type: ignore[no-any-return]  # a page dict
 
         return await windowed(get, CONCURRENCY)
 
@@ -303,12 +298,8 @@ async def bench_listing(rounds: int, count: int) -> dict[str, Figure]:
         ("httpx", "SDK (httpx backend)", "raw httpx"),
         ("aiohttp", "SDK (aiohttp backend)", "raw aiohttp"),
     ):
-        figures[f"listing_cpu_{backend}"] = measured(
-            ratios(cpu[sdk], cpu[raw]), parts={sdk: (cpu[sdk], "s"), raw: (cpu[raw], "s")}
-        )
-        figures[f"listing_wall_{backend}"] = measured(
-            ratios(wall[sdk], wall[raw]), parts={sdk: (wall[sdk], "s"), raw: (wall[raw], "s")}
-        )
+        figures[f"listing_cpu_{backend}"] = compared(cpu, sdk, raw)
+        figures[f"listing_wall_{backend}"] = compared(wall, sdk, raw)
     return figures
 
 

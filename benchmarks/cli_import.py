@@ -44,8 +44,7 @@ from typing import Any
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-# benchmarks/ is put on sys.path first (these run as scripts): hence E402
-from _common import KEY, USER, machine  # noqa: E402
+from _common import KEY, USER, machine  # noqa: E402  # after benchmarks/ is put on sys.path
 
 CONTENDERS = ("cli", "library")
 

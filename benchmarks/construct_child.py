@@ -18,17 +18,15 @@ import time
 async def main(backend: str, count: int) -> None:
     from sms_async import AsyncSmsClient
 
-    # *backend* is "httpx" or "aiohttp" from the parent's command line (typed str), hence the
-    # arg-type ignores below.
     clock = time.process_time
     started = clock()
-    client = AsyncSmsClient("u", "k", http_backend=backend)  # type: ignore[arg-type]
+    client = AsyncSmsClient("u", "k", http_backend=backend)  # type: ignore[arg-type]  # argv: str
     first = clock() - started
     await client.aclose()
     samples = []
     for _ in range(count):
         started = clock()
-        client = AsyncSmsClient("u", "k", http_backend=backend)  # type: ignore[arg-type]
+        client = AsyncSmsClient("u", "k", http_backend=backend)  # type: ignore[arg-type]  # argv: str
         samples.append(clock() - started)
         await client.aclose()
     print(json.dumps({"first": first, "samples": samples}))

@@ -37,13 +37,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sms_async._phones import PhoneNormalizer, PhoneRules
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-# benchmarks/ is put on sys.path first (these run as scripts): hence E402
-from _common import machine  # noqa: E402
-
-from sms_async._phones import PhoneNormalizer, PhoneRules  # noqa: E402
+from _common import machine  # noqa: E402  # after benchmarks/ is put on sys.path
 
 BATCH = 1000
 #: Numbers as people write them in each region: ``i`` gives a different, possible one.

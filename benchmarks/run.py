@@ -28,10 +28,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-# benchmarks/ is put on sys.path first (these run as scripts): hence E402
-from _common import environment  # noqa: E402
-from _figures import Figure, given, missing  # noqa: E402
-from _report import SPECS, chart, report  # noqa: E402
+# benchmarks/ is put on sys.path first (these run as scripts)
+from _common import environment  # noqa: E402  # after the sys.path insert
+from _figures import Figure, given, missing  # noqa: E402  # after the sys.path insert
+from _report import SPECS, chart, report  # noqa: E402  # after the sys.path insert
 
 #: Every benchmark, in the order a pass runs them (``--only`` takes these names).
 BENCHES = (

@@ -291,7 +291,7 @@ class HttpxBackend:
                 response.status_code,
                 headers.get("Content-Length"),
                 headers.get("Content-Encoding"),
-                response.stream,  # type: ignore[arg-type]
+                response.stream,  # type: ignore[arg-type]  # the async stream of an async client
             )
         finally:
             await self._close(response)

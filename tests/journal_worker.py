@@ -55,7 +55,7 @@ async def main(
             KEY,
             base_url=base_url,
             task_base_url=base_url,
-            http_backend=http_backend,  # type: ignore[arg-type]
+            http_backend=http_backend,  # type: ignore[arg-type]  # argv: str
             default_region=region,
         ) as client,
         ImportJournal(path) as journal,

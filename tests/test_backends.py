@@ -191,7 +191,7 @@ async def test_both_backends_send_the_same_request(http_backend: str) -> None:
 
 def test_http_backend_must_be_known() -> None:
     with pytest.raises(ConfigurationError, match="'httpx' or 'aiohttp'"):
-        AsyncSmsClient(USER, KEY, http_backend="requests")  # type: ignore[arg-type]
+        AsyncSmsClient(USER, KEY, http_backend="requests")  # type: ignore[arg-type]  # on purpose
 
 
 async def test_an_httpx_client_goes_with_the_httpx_backend_only() -> None:

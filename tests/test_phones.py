@@ -14,10 +14,10 @@ from sms_async import ConfigurationError
 
 phonenumbers = pytest.importorskip("phonenumbers")
 
-from sms_async._phones import (  # noqa: E402  (after the importorskip)
+from sms_async._phones import (  # noqa: E402  # after the importorskip
     OTHER_CHARACTERS as OTHER,
 )
-from sms_async._phones import PhoneNormalizer  # noqa: E402
+from sms_async._phones import PhoneNormalizer  # noqa: E402  # after the importorskip
 
 # (region, as written, E.164 or None when refused, words of the reason)
 CASES = [

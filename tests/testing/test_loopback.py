@@ -106,7 +106,7 @@ async def test_the_client_over_loopback(http_backend: str) -> None:
             fake.sms_key,
             base_url=url,
             task_base_url=url,
-            http_backend=http_backend,  # type: ignore[arg-type]
+            http_backend=http_backend,  # type: ignore[arg-type]  # the fixture's str
         ) as client,
     ):
         created = await client.contact_lists.create(contact_list_name="net")
