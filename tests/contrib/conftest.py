@@ -8,10 +8,11 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from typing import IO
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import IO, Any
 
 import pytest
+from redis.asyncio import Redis
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -60,6 +61,20 @@ def redis_server() -> Iterator[RedisProcess]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def clients(redis_server: RedisProcess) -> AsyncIterator[Callable[..., Redis]]:
+    """Redis clients on the test's redis-server, all closed at the end."""
+    made: list[Redis] = []
+
+    def make(**options: Any) -> Redis:
+        made.append(Redis(host="127.0.0.1", port=redis_server.port, **options))
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.aclose()
 
 
 def readline_within(stream: IO[str], seconds: float) -> str:

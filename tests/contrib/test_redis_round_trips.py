@@ -11,8 +11,7 @@ test's timeout.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -20,23 +19,9 @@ from redis.asyncio import Redis
 from sms_async.contrib import redis as contrib_redis
 from sms_async.contrib.redis import RedisConcurrencyLimiter, RedisRateLimiter
 
-from .conftest import RedisProcess
 from .test_redis_waiting import blocked_at_least
 
 LONG = 300.0
-
-
-@pytest.fixture
-async def clients(redis_server: RedisProcess) -> AsyncIterator[Callable[..., Redis]]:
-    made: list[Redis] = []
-
-    def make(**options: Any) -> Redis:
-        made.append(Redis(host="127.0.0.1", port=redis_server.port, **options))
-        return made[-1]
-
-    yield make
-    for client in made:
-        await client.aclose()
 
 
 async def script_calls(watch: Redis) -> int:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -23,20 +22,6 @@ from .conftest import RedisProcess
 from .test_redis import WORKER
 
 LONG = 300.0  # seconds of lease: a timer-based wake-up would come after 300 s
-
-
-@pytest.fixture
-async def clients(redis_server: RedisProcess) -> AsyncIterator[Callable[..., Redis]]:
-    """Redis clients on the test's redis-server, all closed at the end."""
-    made: list[Redis] = []
-
-    def make(**options: Any) -> Redis:
-        made.append(Redis(host="127.0.0.1", port=redis_server.port, **options))
-        return made[-1]
-
-    yield make
-    for client in made:
-        await client.aclose()
 
 
 async def blocked_at_least(redis: Redis, count: int) -> None:
