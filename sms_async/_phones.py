@@ -206,31 +206,26 @@ class PhoneNormalizer:
             return phone, None
         if not _WRITTEN.fullmatch(phone):
             return None, OTHER_CHARACTERS
+        e164, reason = self._parsed(phone)
+        if e164 is not None and not self.quick(e164) and self._parsed(e164)[0] != e164:
+            # libphonenumber does not read every number it writes back as the same one
+            # (a national number that begins with the trunk prefix, "+8600...": it would
+            # strip that again): refused, so that normalizing twice changes nothing.
+            return None, "not a possible number"
+        return e164, reason
+
+    def _parsed(self, text: str) -> tuple[str | None, str | None]:
+        """How libphonenumber reads *text* in this region: ``(e164, None)`` or ``(None, why)``."""
         phonenumbers = self._phonenumbers
         try:
-            number = self._parse(phone, self.region)
+            number = self._parse(text, self.region)
         except phonenumbers.NumberParseException as exc:
             return None, _reason(phonenumbers.NumberParseException, exc.error_type)
         verdict = phonenumbers.is_possible_number_with_reason(number)
         if verdict != phonenumbers.ValidationResult.IS_POSSIBLE:
             return None, _reason(phonenumbers.ValidationResult, verdict)
         e164: str = self._format(number, phonenumbers.PhoneNumberFormat.E164)
-        if not self.quick(e164) and self._again(e164) != e164:
-            # libphonenumber does not read every number it writes back as the same one
-            # (a national number that begins with the trunk prefix, "+8600...": it would
-            # strip that again): refused, so that normalizing twice changes nothing.
-            return None, "not a possible number"
         return e164, None
-
-    def _again(self, e164: str) -> str | None:
-        """*e164* parsed and written again, or ``None`` if it cannot be parsed."""
-        phonenumbers = self._phonenumbers
-        try:
-            number = self._parse(e164, self.region)
-        except phonenumbers.NumberParseException:
-            return None
-        again: str = self._format(number, phonenumbers.PhoneNumberFormat.E164)
-        return again
 
 
 class PhoneRules:

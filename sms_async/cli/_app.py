@@ -113,6 +113,7 @@ _SDK_WORDS = {
     "task_name ": "--task-name ",
     "template_id ": "--template-id ",
     "description ": "--description ",
+    "default_region ": "--region ",
 }
 _SDK_WORD = re.compile("|".join(rf"(?<![\w-]){re.escape(word)}" for word in _SDK_WORDS))
 

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from ._app import Settings, check_list, cli, open_output, pass_settings, run
+from ._app import Settings, _cli_words, check_list, cli, open_output, pass_settings, run
 from ._defaults import DEFAULT_BATCH_SIZE, DEFAULT_MAX_CONCURRENCY
 from ._exit import EXIT_FAILED
 from ._input import count_rows, delimiter_from, encoding_from, input_format, open_input
@@ -212,7 +212,7 @@ def _phone_rules(region: str | None, dedupe: bool) -> PhoneRules | None:
     try:
         normalizer = None if region is None else PhoneNormalizer(region)
     except ConfigurationError as exc:
-        raise ValueError(str(exc).replace("default_region", "--region")) from None
+        raise ValueError(_cli_words(str(exc))) from None
     return PhoneRules(normalizer, dedupe=dedupe)
 
 

@@ -315,10 +315,11 @@ class Members(Resource):
             once); phones not in the list are absent.
         """
         given = list(dict.fromkeys(phones))
-        for phone in given:
-            problem = phone_problem(phone) if self._normalizer is None else None
-            if problem is not None:
-                raise ValidationError(f"phones: {problem}, got {phone!r}")
+        if self._normalizer is None:
+            for phone in given:
+                problem = phone_problem(phone)
+                if problem is not None:
+                    raise ValidationError(f"phones: {problem}, got {phone!r}")
         sent = [self._phone(phone) for phone in given]
         wanted = list(dict.fromkeys(sent))
 
