@@ -50,13 +50,15 @@ from ._errors import (
     may_have_been_acted_on,
 )
 from ._journal import ImportJournal, JournalEntry, error_record, fingerprint, rebuild_error
-from ._json import thaw
+from ._json import fragment, loads, thaw
 from ._models import AddMembersResult, AddProgress, BatchOutcome, FailedBatch, NewMember
 
 __all__ = [
     "Accept",
+    "Batch",
     "MemberInput",
     "ProgressCallback",
+    "QuickChunk",
     "Refine",
     "Resume",
     "SendBatch",
@@ -67,14 +69,65 @@ MemberInput = NewMember | Mapping[str, Any]
 #: One member as sent: ``{"phone": ..., "name"?: ..., "vars"?: ...}``; its vars may be a
 #: ``_json.freeze`` snapshot (``_json.dumps`` writes it as the dict, ``thaw`` gives the dict).
 Payload = dict[str, Any]
+
+
+class Batch:
+    """The members of one request, as read: either one JSON array, or a dict per member.
+
+    The hot path reads a whole chunk of a list at once (``QuickChunk``) and keeps
+    only its JSON (the snapshot that is sent) and its phones; anything else holds
+    one payload dict per member. ``members()`` turns the JSON into dicts when they
+    are needed (a failure, a progress report, a phone to rewrite): what is sent is
+    the same either way.
+    """
+
+    __slots__ = ("_json", "_members", "_phones")
+
+    def __init__(self, members: list[Payload] | None = None) -> None:
+        self._members: list[Payload] = [] if members is None else members
+        self._json: bytes | None = None
+        self._phones: list[str] = []
+
+    def hold(self, data: bytes, phones: list[str]) -> None:
+        """Hold the JSON array *data* (``_json.dumps_exact``) of members with *phones*.
+
+        For an empty batch only: the batch is then that JSON.
+        """
+        assert not len(self), "only an empty batch takes JSON"
+        self._json, self._phones = data, phones
+
+    def __len__(self) -> int:
+        return len(self._phones) if self._json is not None else len(self._members)
+
+    @property
+    def phones(self) -> list[str]:
+        """The members' phones, in order."""
+        if self._json is not None:
+            return self._phones
+        return [member["phone"] for member in self._members]
+
+    def members(self) -> list[Payload]:
+        """The members as payload dicts (the batch holds them so from now on)."""
+        if self._json is not None:
+            self._members, self._json, self._phones = loads(self._json), None, []
+        return self._members
+
+    def wire(self) -> Any:
+        """The batch as ``_json.dumps`` writes its JSON array."""
+        return self._members if self._json is None else fragment(self._json)
+
+
 #: Sends one batch; returns the API's answer as plain data: (added, invalid phones).
-SendBatch = Callable[[list[Payload]], Awaitable[tuple[object, object]]]
+SendBatch = Callable[[Batch], Awaitable[tuple[object, object]]]
 ProgressCallback = Callable[[AddProgress], Any]
 #: Checks and snapshots one input item, or appends its phone to the list and returns None.
 Accept = Callable[[object, list[str]], "Payload | None"]
+#: A whole chunk read from a list at once: its JSON array and phones when every item is
+#: accepted as it is, else None (each item then goes through ``Accept``).
+QuickChunk = Callable[[list[Any]], "tuple[bytes, list[str]] | None"]
 #: Then, for the items just accepted onto a batch (from the index given): changes them in
 #: place or takes them out, appending their phones to the list; returns how many it took.
-Refine = Callable[[list[Payload], int, list[str]], int]
+Refine = Callable[[Batch, int, list[str]], int]
 
 
 @attrs.frozen
@@ -91,7 +144,7 @@ class Resume:
 
     journal: ImportJournal
     entries: dict[int, JournalEntry]
-    reconcile: Callable[[list[list[Payload]]], Awaitable[list[tuple[int, list[Payload]]]]]
+    reconcile: Callable[[list[Batch]], Awaitable[list[tuple[int, Batch]]]]
 
 
 class _Account:
@@ -122,7 +175,7 @@ class _Account:
         return AddMembersResult(count=self.added, invalid=self.invalid, failed=failed)
 
 
-def check_answer(batch: list[Payload], count: object, invalid: object) -> str | None:
+def check_answer(batch: Batch, count: object, invalid: object) -> str | None:
     """Describe how an answer fails to account for exactly *batch*, or return ``None``."""
     if type(count) is not int or count < 0:
         return f"count {count!r:.40} is not an integer >= 0"
@@ -134,7 +187,7 @@ def check_answer(batch: list[Payload], count: object, invalid: object) -> str | 
             f"members ({count} added, {len(invalid)} invalid)"
         )
     if invalid:
-        strangers = Counter(invalid) - Counter(member["phone"] for member in batch)
+        strangers = Counter(invalid) - Counter(batch.phones)
         if strangers:
             return f"{sum(strangers.values())} invalid phone(s) were not in the batch"
     return None
@@ -148,6 +201,7 @@ async def add_members(
     concurrency: int,
     raise_on_error: bool,
     accept: Accept,
+    quick: QuickChunk | None = None,
     refine: Refine | None = None,
     on_progress: ProgressCallback | None = None,
     is_fatal: Callable[[SmsError], bool] | None = None,
@@ -156,7 +210,8 @@ async def add_members(
     """Send *members* through *send* in concurrent batches; account for every one.
 
     *accept* turns one input item into what is sent (a snapshot), or records it
-    as invalid; *refine* (optional) then looks at the items just accepted, all
+    as invalid; *quick* (optional) takes a whole chunk of a list input at once
+    when it can; *refine* (optional) then looks at the items just accepted, all
     at once (phone normalization and dedupe); *send* returns the API's answer
     as plain data. The engine knows no wire types: the resource adapts them.
     """
@@ -188,9 +243,9 @@ async def add_members(
 
     async def run(
         index: int,
-        batch: list[Payload],
+        batch: Batch,
         *,
-        reconciled: tuple[int, list[Payload]] | SmsError | None = None,
+        reconciled: tuple[int, Batch] | SmsError | None = None,
         digest: str | None = None,
     ) -> None:
         """Send one batch (after a reconciliation, if it is in doubt); account for it."""
@@ -199,7 +254,7 @@ async def add_members(
             already, to_send = 0, batch
             try:
                 if journal is not None:
-                    digest = digest or fingerprint([member["phone"] for member in batch])
+                    digest = digest or fingerprint(batch.phones)
                     if isinstance(reconciled, SmsError):
                         raise reconciled  # the list could not be read to check the batch
                     if reconciled is not None:
@@ -255,7 +310,7 @@ async def add_members(
         except Exception as exc:
             halt(exc, f"on_progress raised {type(exc).__name__}")
 
-    async def replay(index: int, batch: list[Payload], entry: JournalEntry) -> bool:
+    async def replay(index: int, batch: Batch, entry: JournalEntry) -> bool:
         """Account for a batch the journal settled; False when it is in doubt."""
         if entry.state == "added":
             account.added += entry.added
@@ -266,7 +321,7 @@ async def add_members(
             failed_phones = set(entry.failed_phones or ())
             failed = [
                 member
-                for member in batch
+                for member in batch.members()
                 if entry.failed_phones is None or member["phone"] in failed_phones
             ]
             account.added += entry.added
@@ -280,12 +335,12 @@ async def add_members(
         await guarded_report(outcome if on_progress is not None else None)
         return True
 
-    reader = _Reader(members, accept, refine)
+    reader = _Reader(members, accept, quick, refine)
     invalid = account.invalid
     entries = resume.entries if resume is not None else {}
     last_journaled = max(entries, default=-1)
-    deferred: list[tuple[int, list[Payload], str | None]] = []
-    unsent: list[tuple[int, list[Payload], str | None]] = []
+    deferred: list[tuple[int, Batch, str | None]] = []
+    unsent: list[tuple[int, Batch, str | None]] = []
     try:
         async with asyncio.TaskGroup() as group:
             batches = 0
@@ -294,7 +349,7 @@ async def add_members(
                 if stop:
                     slots.release()
                     break
-                batch: list[Payload] = []
+                batch = Batch()
                 rejected_before = reader.rejected
                 try:
                     while len(batch) < batch_size and not reader.done:
@@ -306,7 +361,7 @@ async def add_members(
                         # Journaled batches are whole ones: this one is read again, in
                         # full, by the next run; here it is reported, not sent.
                         unsent.append((batches, batch, None))
-                        batch = []
+                        batch = Batch()
                 if batch:
                     index, batches = batches, batches + 1
                     if index > last_journaled:
@@ -319,7 +374,7 @@ async def add_members(
                     if entry is None:
                         deferred.append((index, batch, None))  # never sent: send it
                     else:
-                        digest = fingerprint([member["phone"] for member in batch])
+                        digest = fingerprint(batch.phones)
                         if digest != entry.fingerprint or len(batch) != entry.size:
                             raise _mismatch(index)
                         if not await replay(index, batch, entry):
@@ -364,8 +419,8 @@ async def add_members(
 
 
 async def _reconcile(
-    resume: Resume, in_doubt: list[tuple[int, list[Payload], str | None]]
-) -> dict[int, tuple[int, list[Payload]] | SmsError]:
+    resume: Resume, in_doubt: list[tuple[int, Batch, str | None]]
+) -> dict[int, tuple[int, Batch] | SmsError]:
     """Check every in-doubt batch against the list at once; a failure fails them all."""
     if not in_doubt:
         return {}
@@ -388,24 +443,28 @@ def _mismatch(index: int) -> ConfigurationError:
     )
 
 
-def _to_members(batch: list[Payload]) -> list[NewMember]:
+def _to_members(batch: Batch | list[Payload]) -> list[NewMember]:
     """The batch as ``NewMember`` objects (for failures and progress reports only)."""
-    return [NewMember(item["phone"], item.get("name"), thaw(item.get("vars"))) for item in batch]
+    items = batch.members() if isinstance(batch, Batch) else batch
+    return [NewMember(item["phone"], item.get("name"), thaw(item.get("vars"))) for item in items]
 
 
 class _Reader:
     """Reads the input a few items at a time, never more than asked for.
 
     Each item is checked and snapshotted by *accept* the moment it is read: an
-    input that changes and yields one object again is sent right.
+    input that changes and yields one object again is sent right. A list or a
+    tuple runs no code of the caller's while it is read, so a whole chunk of it
+    may be read first and snapshotted at once by *quick*.
     """
 
-    __slots__ = ("_accept", "_async", "_refine", "_sync", "done", "rejected")
+    __slots__ = ("_accept", "_async", "_quick", "_refine", "_sync", "done", "rejected")
 
     def __init__(
         self,
         items: Iterable[MemberInput] | AsyncIterable[MemberInput],
         accept: Accept,
+        quick: QuickChunk | None = None,
         refine: Refine | None = None,
     ) -> None:
         self.done = False
@@ -413,6 +472,7 @@ class _Reader:
         self.rejected = 0
         self._accept = accept
         self._refine = refine
+        self._quick = quick if type(items) in (list, tuple) else None
         self._async: AsyncIterator[MemberInput] | None = None
         self._sync: Iterator[MemberInput] | None = None
         if isinstance(items, AsyncIterable):
@@ -420,7 +480,7 @@ class _Reader:
         else:
             self._sync = iter(items)
 
-    async def take(self, count: int, batch: list[Payload], invalid: list[str]) -> None:
+    async def take(self, count: int, batch: Batch, invalid: list[str]) -> None:
         """Read up to *count* items: each accepted one onto *batch*, each rejected into *invalid*.
 
         Fewer at the end of the input (and ``done`` is set). If the input raises,
@@ -437,13 +497,23 @@ class _Reader:
             if len(batch) > start:
                 self.rejected += self._refine(batch, start, invalid)
 
-    async def _take(self, count: int, batch: list[Payload], invalid: list[str]) -> None:
+    async def _take(self, count: int, batch: Batch, invalid: list[str]) -> None:
         accept = self._accept
-        append = batch.append
         if self._sync is not None:
+            items: Iterable[MemberInput] = itertools.islice(self._sync, count)
+            if self._quick is not None and not len(batch):
+                chunk = list(items)
+                got = self._quick(chunk) if chunk else None
+                if got is not None:  # the whole chunk, as it is: the batch is its JSON
+                    batch.hold(*got)
+                    if len(chunk) < count:
+                        self.done = True
+                    return
+                items = chunk
             before = len(batch) + self.rejected
+            append = batch.members().append
             # the hot loop of a large upload: no call but the input's and accept's
-            for item in itertools.islice(self._sync, count):
+            for item in items:
                 payload = accept(item, invalid)
                 if payload is None:
                     self.rejected += 1
@@ -452,6 +522,7 @@ class _Reader:
             taken = len(batch) + self.rejected - before
         else:
             assert self._async is not None
+            append = batch.members().append
             taken = 0
             for _ in range(count):
                 try:

@@ -11,7 +11,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FAST", "dumps", "encodable", "freeze", "loads", "loads_text", "thaw"]
+__all__ = [
+    "FAST",
+    "dumps",
+    "dumps_exact",
+    "encodable",
+    "fragment",
+    "freeze",
+    "loads",
+    "loads_text",
+    "thaw",
+]
 
 try:
     _orjson: Any = importlib.import_module("orjson")
@@ -43,6 +53,42 @@ def dumps(value: Any) -> bytes:
     return json.dumps(
         value, ensure_ascii=False, separators=(",", ":"), default=_thawed_or_refused
     ).encode("utf-8")
+
+
+#: orjson refuses (``TypeError``) what it would otherwise write by its own rules: subclasses
+#: of str, int, dict and list, dates and times, dataclasses.
+_EXACT = (
+    _orjson.OPT_PASSTHROUGH_SUBCLASS
+    | _orjson.OPT_PASSTHROUGH_DATETIME
+    | _orjson.OPT_PASSTHROUGH_DATACLASS
+    if FAST
+    else 0
+)
+
+
+def dumps_exact(value: Any) -> bytes | None:
+    """*value* as compact JSON by orjson, or ``None`` (no orjson, or a value it would adapt).
+
+    ``None`` too with an orjson too old for ``fragment`` (before 3.9.11), which the
+    caller needs to send the JSON it gets.
+
+    For a caller that checked the types in *value* itself and then reads the
+    JSON: orjson writes the builtin types exactly as ``dumps`` does, and refuses
+    subclasses, dates, dataclasses, integers beyond 64 bits, non-str keys and
+    lone surrogates. It still writes enums, UUIDs and fragments, and NaN as
+    ``null``: the caller's type check rules those out.
+    """
+    if _Fragment is None:
+        return None
+    try:
+        return _orjson.dumps(value, option=_EXACT)  # type: ignore[no-any-return]  # orjson is Any here
+    except TypeError:
+        return None
+
+
+def fragment(data: bytes) -> Any:
+    """Ready JSON *data* that ``dumps`` writes out as it is (needs orjson: see ``FAST``)."""
+    return _Fragment(data)
 
 
 def freeze(value: dict[str, Any]) -> Any:

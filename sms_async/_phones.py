@@ -34,9 +34,12 @@ import functools
 import itertools
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigurationError, ValidationError
+
+if TYPE_CHECKING:
+    from ._bulk import Batch
 
 __all__ = ["DUPLICATE", "PhoneNormalizer", "PhoneRules", "load_phonenumbers"]
 
@@ -272,22 +275,21 @@ class PhoneRules:
         seen.add(key)
         return True
 
-    def refine(self, batch: list[dict[str, Any]], start: int, invalid: list[str]) -> int:
-        """Normalize (and dedupe) the phones of ``batch[start:]`` in place.
+    def refine(self, batch: Batch, start: int, invalid: list[str]) -> int:
+        """Normalize (and dedupe) the phones of the members of *batch* from *start* on.
 
         A refused member is taken out of *batch*, its phone as written appended to
         *invalid*; returns how many were refused. A member whose phone changes is
         replaced by a copy (the caller's dicts are never changed). A batch already
-        in E.164 passes one regular expression and is left as it is.
+        in E.164 passes one regular expression and is left as it is (its JSON too).
         """
         normalizer, seen = self._normalizer, self._seen
-        parse = normalizer is not None and not normalizer.quick_all(
-            [member["phone"] for member in itertools.islice(batch, start, None)]
-        )
+        parse = normalizer is not None and not normalizer.quick_all(batch.phones[start:])
         if not parse and seen is None:
             return 0
+        members = batch.members()
         kept = start
-        for member in itertools.islice(batch, start, None):
+        for member in itertools.islice(members, start, None):
             phone = sent = member["phone"]
             if parse:
                 assert normalizer is not None
@@ -298,10 +300,10 @@ class PhoneRules:
             if seen is not None and not self.first_time(sent):
                 invalid.append(phone)
                 continue
-            batch[kept] = member if sent == phone else {**member, "phone": sent}
+            members[kept] = member if sent == phone else {**member, "phone": sent}
             kept += 1
-        refused = len(batch) - kept
-        del batch[kept:]
+        refused = len(members) - kept
+        del members[kept:]
         return refused
 
 

@@ -14,6 +14,8 @@ import copy
 import json
 import re
 from collections.abc import Mapping
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 from ._checks import integer
@@ -27,7 +29,7 @@ from ._constants import (
     MAX_VARS_BYTES,
 )
 from ._errors import ValidationError
-from ._json import encodable, freeze
+from ._json import dumps_exact, encodable, freeze
 from ._models import NewMember
 
 _LIST_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CONTACT_LIST_NAME}}}")
@@ -308,6 +310,71 @@ def quick_payload(
     if name is None:
         return {"phone": phone, "vars": frozen}
     return {"phone": phone, "name": name, "vars": frozen}
+
+
+def _json_patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The JSON array of members ``quick_json`` takes: phones as sent, and written any way.
+
+    A subset of what the full checks accept, read on orjson's compact output: keys
+    ``phone``, ``name``, ``vars`` in that order; strings without escapes (no quote,
+    backslash or control character); a name of at most ``MAX_MEMBER_NAME`` bytes
+    (so at most as many characters); vars of strings, integers and booleans, keys
+    of at most ``MAX_VAR_KEY`` bytes without ``%``, and no ``}`` in a key or a value,
+    so that the lookahead measures the vars' JSON exactly against ``MAX_VARS_BYTES``.
+    """
+    name = rb'"[^"\\]{0,%d}+"' % MAX_MEMBER_NAME
+    key = rb'"[^"\\%%}]{0,%d}+"' % MAX_VAR_KEY
+    item = key + rb':(?:"[^"\\}]*+"|-?[0-9]++|true|false)'
+    variables = rb"(?=\{[^}]{0,%d}\})\{(?:%s(?:,%s)*+)?\}" % (MAX_VARS_BYTES - 2, item, item)
+    patterns = []
+    for phone in (rb'"\+?[0-9]++"', rb'"[^"\\]*+"'):
+        member = rb'\{"phone":%s(?:,"name":%s)?+(?:,"vars":%s)?+\}' % (phone, name, variables)
+        patterns.append(re.compile(rb"\[%s(?:,%s)*+\]" % (member, member)))
+    return patterns[0], patterns[1]
+
+
+_AS_SENT, _AS_WRITTEN = _json_patterns()
+_phone_of = itemgetter("phone")
+_DICT = {dict}
+_STR = {str}
+_NAMES = {str, type(None)}
+_VARS = {dict, type(None)}
+_VALUES = {str, int, bool}
+
+
+def quick_json(members: list[Any], any_phone: bool = False) -> tuple[bytes, list[str]] | None:
+    """The JSON array to send of a chunk of members, and their phones; or ``None``.
+
+    The hot path of a large upload read from a list: one pass in C over the whole
+    chunk instead of one per member. Only plain dicts of the usual shape (those
+    ``quick_payload`` takes, strings without escapes, vars of strings, integers
+    and booleans) in the usual key order; for anything else, or any member the
+    full checks would refuse, it returns ``None`` and each member is checked on
+    its own. When it answers, every member is one the full checks accept and the
+    JSON is the one their payloads would be sent as. The JSON is the snapshot:
+    the caller must take it before any code that could change *members* runs.
+    *any_phone* as for ``member_problem``. Needs orjson: ``None`` without it.
+    """
+    try:
+        if set(map(type, members)) != _DICT:
+            return None
+        phones: list[str] = list(map(_phone_of, members))
+        variables = list(map(dict.get, members, repeat("vars")))
+        if (
+            set(map(type, phones)) != _STR
+            or not set(map(type, map(dict.get, members, repeat("name")))) <= _NAMES
+            or not set(map(type, variables)) <= _VARS
+            # enums, UUIDs, fragments and floats (NaN is written as null) stop here
+            or not set(map(type, chain.from_iterable(map(dict.values, filter(None, variables)))))
+            <= _VALUES
+        ):
+            return None
+    except KeyError:  # a member without a phone
+        return None
+    data = dumps_exact(members)
+    if data is None or (_AS_WRITTEN if any_phone else _AS_SENT).fullmatch(data) is None:
+        return None
+    return data, phones
 
 
 def to_new_member(value: object) -> NewMember:

@@ -20,7 +20,7 @@ from sms_async import (
     SmsError,
     ValidationError,
 )
-from sms_async._bulk import add_members
+from sms_async._bulk import Batch, add_members
 from sms_async.resources.members import _accept as accept_member
 
 from .conftest import BASE
@@ -339,8 +339,9 @@ def test_every_member_ends_in_exactly_one_place(
     stored: list[str] = []
     batch_no = 0
 
-    async def send(batch: list[dict[str, object]]) -> tuple[object, object]:
+    async def send(sent: Batch) -> tuple[object, object]:
         nonlocal batch_no
+        batch = sent.members()
         mine = batch_no
         batch_no += 1
         await asyncio.sleep(0)

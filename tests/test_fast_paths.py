@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from sms_async import AddProgress, Member, NewMember, SmsError
 from sms_async import _convert as convert
-from sms_async._bulk import add_members
+from sms_async._bulk import Batch, add_members
 from sms_async._convert import (
     ListResponse,
     get_converter,
@@ -552,8 +552,8 @@ def test_errors_of_a_page_still_name_the_field(body: Any, why: str) -> None:
 async def test_members_reported_back_hold_their_vars_as_dicts() -> None:
     sent: list[bytes] = []
 
-    async def send(batch: list[dict[str, Any]]) -> tuple[object, object]:
-        sent.append(dumps(batch))
+    async def send(batch: Batch) -> tuple[object, object]:
+        sent.append(dumps(batch.wire()))
         if len(sent) == 2:
             raise SmsError("the second batch fails")
         return len(batch), []

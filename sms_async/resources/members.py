@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._bulk import MemberInput, ProgressCallback, Resume, add_members
+from .._bulk import Batch, MemberInput, ProgressCallback, Resume, add_members
 from .._constants import DEFAULT_BATCH_SIZE, DEFAULT_PAGE_SIZE, MAX_MEMBER_IDS
 from .._convert import (
     AddResponse,
@@ -37,6 +37,7 @@ from .._validation import (
     member_problem,
     payload_problem,
     phone_problem,
+    quick_json,
     quick_payload,
     snapshot_payload,
     to_new_member,
@@ -84,6 +85,11 @@ def _accept(raw: object, invalid: list[str], any_phone: bool = False) -> dict[st
 def _accept_written(raw: object, invalid: list[str]) -> dict[str, Any] | None:
     """``_accept`` for a client with a ``default_region``: phones written any way."""
     return _accept(raw, invalid, True)
+
+
+def _quick_written(members: list[Any]) -> tuple[bytes, list[str]] | None:
+    """``quick_json`` for a client with a ``default_region``: phones written any way."""
+    return quick_json(members, True)
 
 
 def _accept_checked(
@@ -259,9 +265,9 @@ class Members(Resource):
             raise ValidationError(f"dedupe must be True or False, got {dedupe!r}")
         rules = PhoneRules(self._normalizer, dedupe=dedupe)
 
-        async def send(batch: list[dict[str, Any]]) -> tuple[object, object]:
+        async def send(batch: Batch) -> tuple[object, object]:
             body = await self._transport.v1(
-                "POST", path, json_body={"members": batch}, parse=_parse_add
+                "POST", path, json_body={"members": batch.wire()}, parse=_parse_add
             )
             return body.result.count, body.result.invalid
 
@@ -269,15 +275,16 @@ class Members(Resource):
         if journal is not None:
             entries = await journal.start(contact_list_id, batch_size)
 
-            async def reconcile(
-                batches: list[list[dict[str, Any]]],
-            ) -> list[tuple[int, list[dict[str, Any]]]]:
-                phones = [member["phone"] for batch in batches for member in batch]
+            async def reconcile(batches: list[Batch]) -> list[tuple[int, Batch]]:
+                phones = [phone for batch in batches for phone in batch.phones]
                 present = await self._present(contact_list_id, phones)
                 checked = []
                 for batch in batches:
-                    to_send = [member for member in batch if member["phone"] not in present]
-                    checked.append((len(batch) - len(to_send), to_send))
+                    if present.isdisjoint(batch.phones):
+                        checked.append((0, batch))
+                        continue
+                    to_send = [m for m in batch.members() if m["phone"] not in present]
+                    checked.append((len(batch) - len(to_send), Batch(to_send)))
                 return checked
 
             resume = Resume(journal, entries, reconcile)
@@ -290,6 +297,7 @@ class Members(Resource):
             raise_on_error=raise_on_error,
             on_progress=on_progress,
             accept=_accept if self._normalizer is None else _accept_written,
+            quick=quick_json if self._normalizer is None else _quick_written,
             refine=rules.refine if rules.active else None,
             is_fatal=self._stops_every_batch,
             resume=resume,
