@@ -53,13 +53,21 @@ def _operations(client: AsyncSmsClient, list_id: int, task_id: int, rng: random.
     async def upload() -> object:
         start = rng.randrange(len(PHONES))
         phones = (PHONES[(start + i) % len(PHONES)] for i in range(2500))
+        # half of the uploads read a list, a chunk at a time; the others a generator
+        listed = rng.random() < 0.5
         if client.default_region is not None:  # half of them written nationally, deduped
             members = ({"phone": _written(p) if rng.random() < 0.5 else p} for p in phones)
             return await client.members.add(
-                list_id, members, batch_size=500, raise_on_error=False, dedupe=True
+                list_id,
+                list(members) if listed else members,
+                batch_size=500,
+                raise_on_error=False,
+                dedupe=True,
             )
         members = ({"phone": p} for p in phones)
-        return await client.members.add(list_id, members, batch_size=500, raise_on_error=False)
+        return await client.members.add(
+            list_id, list(members) if listed else members, batch_size=500, raise_on_error=False
+        )
 
     async def listing() -> object:
         return [member async for member in client.members.list(list_id, page_size=50)]

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -342,3 +343,21 @@ async def test_dedupe_must_be_a_bool(dedupe: object) -> None:
         async with fake.client() as client:
             with pytest.raises(ValidationError, match="dedupe must be True or False"):
                 await client.members.add(target.contact_list_id, [], dedupe=dedupe)  # type: ignore[arg-type]  # on purpose
+
+
+async def test_a_list_already_in_e164_is_sent_as_read_without_a_member_dict() -> None:
+    rows = [{"phone": f"+86138{i:08d}", "name": f"n{i}"} for i in range(1200)]
+    # the chunk's JSON is sent as it is: turning it into dicts would be wasted work
+    with mock.patch("sms_async._bulk.loads", side_effect=AssertionError("read into dicts")):
+        result, stored = await upload(rows, batch_size=500)
+    assert result.count == 1200
+    assert stored == [row["phone"] for row in rows]
+
+
+async def test_a_list_written_nationally_is_normalized_chunk_by_chunk() -> None:
+    rows = [{"phone": f"138 0000 {i:04d}", "vars": {"i": i}} for i in range(600)]
+    rows[10] = {"phone": "138"}  # too short: refused, and the batch refilled
+    result, stored = await upload(rows, batch_size=250, dedupe=True)
+    assert result.invalid == ["138"]
+    assert stored == [f"+861380000{i:04d}" for i in range(600) if i != 10]
+    assert rows[0] == {"phone": "138 0000 0000", "vars": {"i": 0}}  # the caller's, unchanged

@@ -9,9 +9,12 @@ the usual input does take the quick path.
 from __future__ import annotations
 
 import ast
+import asyncio
 import contextlib
+import enum
 import json
 import math
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -35,8 +38,14 @@ from sms_async._convert import (
     quick_vars,
     structurer,
 )
-from sms_async._json import dumps, thaw
-from sms_async._validation import member_problem, quick_payload, snapshot_payload, vars_problem
+from sms_async._json import FAST, dumps, loads, thaw
+from sms_async._validation import (
+    member_problem,
+    quick_json,
+    quick_payload,
+    snapshot_payload,
+    vars_problem,
+)
 from sms_async.resources.members import _accept, _accept_checked
 from sms_async.testing._wire import py_literal
 
@@ -598,3 +607,180 @@ def test_a_checked_member_is_sent_as_it_is_and_a_plain_dict_is_checked() -> None
     assert sent is not plain  # snapshotted
     assert _accept({"phone": "not a phone"}, invalid) is None
     assert invalid == ["not a phone"]
+
+
+# --- a whole chunk of a list at once (quick_json) ----------------------------------------
+
+needs_orjson = pytest.mark.skipif(not FAST, reason="the chunk path needs orjson")
+
+
+class Colour(enum.Enum):
+    RED = "+1"
+
+
+class Code(enum.StrEnum):
+    A = "a"
+
+
+class Level(enum.IntEnum):
+    ONE = 1
+
+
+try:
+    import orjson
+
+    FRAGMENTS: list[object] = [orjson.Fragment(b'"x"'), orjson.Fragment(b"1")]
+except ImportError:  # pragma: no cover - depends on the install
+    FRAGMENTS = []
+
+#: Values orjson writes by rules of its own (or as null), in every place of a member.
+odd_values = st.sampled_from(
+    [
+        Colour.RED,
+        Code.A,
+        Level.ONE,
+        uuid.UUID(int=1),
+        math.nan,
+        math.inf,
+        1.5,
+        datetime(2026, 1, 1),
+        Text("+1"),
+        *FRAGMENTS,
+    ]
+)
+
+
+@st.composite
+def odd_members(draw: st.DrawFn) -> dict[str, Any]:
+    member: dict[str, Any] = {"phone": "+8613800138000", "name": "n", "vars": {"k": "v"}}
+    where = draw(st.sampled_from(["phone", "name", "vars", "value"]))
+    if where == "value":
+        member["vars"] = {"k": draw(odd_values)}
+    else:
+        member[where] = draw(odd_values)
+    return member
+
+
+#: Text as the chunk path takes it: no quote, backslash, control character or brace.
+plain_text = st.characters(
+    codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters='"\\{}%'
+)
+usual_members = st.fixed_dictionaries(
+    {"phone": good_phones},
+    optional={
+        "name": st.text(plain_text, max_size=12),  # 4 bytes a character at most: <= 48 bytes
+        "vars": st.dictionaries(
+            st.text(plain_text, max_size=8),
+            st.text(plain_text, max_size=20) | st.integers(-(2**63) + 1, 2**63 - 1) | st.booleans(),
+            max_size=5,
+        ),
+    },
+).map(lambda member: {key: member[key] for key in ("phone", "name", "vars") if key in member})
+
+
+def accepted_one_by_one(members: list[Any], any_phone: bool) -> tuple[bytes, list[str], str] | None:
+    """What the members would be sent as, each checked on its own; None if one is refused."""
+    payloads = [_accept_checked(member, [], any_phone) for member in members]
+    if any(payload is None for payload in payloads):
+        return None
+    thawed = [{key: thaw(value) for key, value in p.items()} for p in payloads if p]
+    return dumps(payloads), [p["phone"] for p in payloads if p], repr(thawed)
+
+
+@needs_orjson
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(raw_members(), usual_members, odd_members()), min_size=1, max_size=6))
+@example([{"phone": "+1", "vars": {"k": "x" * (1024 - len('{"k":""}'))}}])
+@example([{"phone": "+1", "vars": {"k": "x" * (1025 - len('{"k":""}'))}}])
+@example([{"phone": "+1", "vars": {"k": "é" * 508}}])  # 1 KB of UTF-8, by 508 characters
+@example([{"phone": "+1", "vars": {"k": "é" * 509}}])
+@example([{"phone": "+1", "name": "é" * 24}, {"phone": "+2", "name": "n" * 49}])
+@example([{"phone": "+1", "vars": {"k" * 32: 1}}, {"phone": "+1", "vars": {"k" * 33: 1}}])
+@example([{"phone": "+1", "vars": {"a%": 1}}])
+@example([{"phone": "+1", "vars": {"k": "}"}}])
+@example([{"phone": "+1", "name": None}])
+@example([{"name": "n", "phone": "+1"}])  # another key order: sent as the full checks send it
+def test_a_chunk_is_taken_whole_only_as_each_member_would_be_sent(members: list[Any]) -> None:
+    for any_phone in (False, True):  # a client without and with default_region
+        got = quick_json(members, any_phone)
+        if got is None:
+            continue
+        one_by_one = accepted_one_by_one(members, any_phone)
+        assert one_by_one is not None, "the chunk path took a member the full checks refuse"
+        data, phones = got
+        assert data == one_by_one[0]  # the same JSON sent
+        assert phones == one_by_one[1]
+        assert repr(loads(data)) == one_by_one[2]  # and the same members reported back
+
+
+@needs_orjson
+@given(st.lists(usual_members, min_size=1, max_size=20), st.booleans())
+def test_the_usual_chunk_takes_the_chunk_path(members: list[Any], any_phone: bool) -> None:
+    got = quick_json(members, any_phone)
+    assert got is not None
+    assert got == accepted_one_by_one(members, any_phone)[:2]  # type: ignore[index]
+
+
+@needs_orjson
+async def test_a_list_is_sent_as_read_whatever_changes_during_the_request() -> None:
+    members = [{"phone": f"+1555000{i:04d}", "vars": {"n": str(i)}} for i in range(3)]
+    release = asyncio.Event()
+    sent: list[bytes] = []
+
+    async def send(batch: Batch) -> tuple[object, object]:
+        await release.wait()
+        sent.append(dumps(batch.wire()))
+        return len(batch), []
+
+    upload = asyncio.ensure_future(
+        add_members(
+            members,
+            send,
+            batch_size=3,
+            concurrency=1,
+            raise_on_error=True,
+            accept=_accept,
+            quick=quick_json,
+        )
+    )
+    for _ in range(5):
+        await asyncio.sleep(0)
+    members[0]["phone"] = "+19999999999"  # read already: none of this is sent
+    members[1]["vars"]["n"] = "changed"
+    del members[2]["vars"]
+    release.set()
+    result = await upload
+    assert json.loads(sent[0]) == [
+        {"phone": "+15550000000", "vars": {"n": "0"}},
+        {"phone": "+15550000001", "vars": {"n": "1"}},
+        {"phone": "+15550000002", "vars": {"n": "2"}},
+    ]
+    assert result.count == 3
+    assert len(sent) == 1
+
+
+@needs_orjson
+async def test_only_a_list_or_a_tuple_is_read_a_chunk_at_a_time() -> None:
+    rows = [{"phone": f"+1555000{i:04d}"} for i in range(4)]
+    chunks: list[int] = []
+
+    def quick(members: list[Any]) -> tuple[bytes, list[str]] | None:
+        chunks.append(len(members))
+        return quick_json(members)
+
+    async def send(batch: Batch) -> tuple[object, object]:
+        return len(batch), []
+
+    for members, expected in ((rows, [2, 2]), (tuple(rows), [2, 2]), (iter(rows), [])):
+        chunks.clear()
+        result = await add_members(
+            members,  # type: ignore[arg-type]  # an iterator of dicts
+            send,
+            batch_size=2,
+            concurrency=1,
+            raise_on_error=True,
+            accept=_accept,
+            quick=quick,
+        )
+        assert result.count == 4
+        assert chunks == expected  # an iterator's items are snapshotted one by one
