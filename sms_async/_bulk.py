@@ -100,6 +100,11 @@ class Batch:
         return len(self._phones) if self._json is not None else len(self._members)
 
     @property
+    def is_json(self) -> bool:
+        """Whether the batch is still the JSON of one chunk read whole (by ``QuickChunk``)."""
+        return self._json is not None
+
+    @property
     def phones(self) -> list[str]:
         """The members' phones, in order."""
         if self._json is not None:

@@ -11,6 +11,7 @@ they agree).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -312,10 +313,12 @@ def quick_payload(
     return {"phone": phone, "name": name, "vars": frozen}
 
 
-def _json_patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """The JSON array of members ``quick_json`` takes: phones as sent, and written any way.
+@functools.cache
+def members_json_pattern(phone: bytes) -> re.Pattern[bytes]:
+    """The JSON array of members ``quick_json`` takes, with phones that *phone* matches.
 
-    A subset of what the full checks accept, read on orjson's compact output: keys
+    *phone* matches one phone as a JSON string, quotes included. The rest is a
+    subset of what the full checks accept, read on orjson's compact output: keys
     ``phone``, ``name``, ``vars`` in that order; strings without escapes (no quote,
     backslash or control character); a name of at most ``MAX_MEMBER_NAME`` bytes
     (so at most as many characters); vars of strings, integers and booleans, keys
@@ -326,14 +329,13 @@ def _json_patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     key = rb'"[^"\\%%}]{0,%d}+"' % MAX_VAR_KEY
     item = key + rb':(?:"[^"\\}]*+"|-?[0-9]++|true|false)'
     variables = rb"(?=\{[^}]{0,%d}\})\{(?:%s(?:,%s)*+)?\}" % (MAX_VARS_BYTES - 2, item, item)
-    patterns = []
-    for phone in (rb'"\+?[0-9]++"', rb'"[^"\\]*+"'):
-        member = rb'\{"phone":%s(?:,"name":%s)?+(?:,"vars":%s)?+\}' % (phone, name, variables)
-        patterns.append(re.compile(rb"\[%s(?:,%s)*+\]" % (member, member)))
-    return patterns[0], patterns[1]
+    member = rb'\{"phone":%s(?:,"name":%s)?+(?:,"vars":%s)?+\}' % (phone, name, variables)
+    # the member once (a comma only before another member): half the pattern to compile
+    return re.compile(rb"\[(?:%s(?:,(?=\{)|(?=\]\Z)))++\]" % member)
 
 
-_AS_SENT, _AS_WRITTEN = _json_patterns()
+#: Phones as the API takes them (``PHONE_PATTERN``).
+AS_SENT = members_json_pattern(rb'"\+?[0-9]++"')
 _phone_of = itemgetter("phone")
 _DICT = {dict}
 _STR = {str}
@@ -342,7 +344,9 @@ _VARS = {dict, type(None)}
 _VALUES = {str, int, bool}
 
 
-def quick_json(members: list[Any], any_phone: bool = False) -> tuple[bytes, list[str]] | None:
+def quick_json(
+    members: list[Any], pattern: re.Pattern[bytes] = AS_SENT
+) -> tuple[bytes, list[str]] | None:
     """The JSON array to send of a chunk of members, and their phones; or ``None``.
 
     The hot path of a large upload read from a list: one pass in C over the whole
@@ -353,7 +357,9 @@ def quick_json(members: list[Any], any_phone: bool = False) -> tuple[bytes, list
     its own. When it answers, every member is one the full checks accept and the
     JSON is the one their payloads would be sent as. The JSON is the snapshot:
     the caller must take it before any code that could change *members* runs.
-    *any_phone* as for ``member_problem``. Needs orjson: ``None`` without it.
+    *pattern* (``members_json_pattern``) says which phones pass: as the API takes
+    them, or (``_phones.e164_json_pattern``) already in E.164 for a client with a
+    region. Needs orjson: ``None`` without it.
     """
     try:
         if set(map(type, members)) != _DICT:
@@ -372,7 +378,7 @@ def quick_json(members: list[Any], any_phone: bool = False) -> tuple[bytes, list
     except KeyError:  # a member without a phone
         return None
     data = dumps_exact(members)
-    if data is None or (_AS_WRITTEN if any_phone else _AS_SENT).fullmatch(data) is None:
+    if data is None or pattern.fullmatch(data) is None:
         return None
     return data, phones
 

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sms_async import AddProgress, Member, NewMember, SmsError
+from sms_async import AddProgress, ConfigurationError, Member, NewMember, SmsError
 from sms_async import _convert as convert
 from sms_async._bulk import Batch, add_members
 from sms_async._convert import (
@@ -39,6 +39,7 @@ from sms_async._convert import (
     structurer,
 )
 from sms_async._json import FAST, dumps, loads, thaw
+from sms_async._phones import PhoneNormalizer, PhoneRules
 from sms_async._validation import (
     member_problem,
     quick_json,
@@ -683,13 +684,22 @@ usual_members = st.fixed_dictionaries(
 ).map(lambda member: {key: member[key] for key in ("phone", "name", "vars") if key in member})
 
 
-def accepted_one_by_one(members: list[Any], any_phone: bool) -> tuple[bytes, list[str], str] | None:
+def accepted_one_by_one(
+    members: list[Any], any_phone: bool = False
+) -> tuple[bytes, list[str], str] | None:
     """What the members would be sent as, each checked on its own; None if one is refused."""
     payloads = [_accept_checked(member, [], any_phone) for member in members]
     if any(payload is None for payload in payloads):
         return None
     thawed = [{key: thaw(value) for key, value in p.items()} for p in payloads if p]
     return dumps(payloads), [p["phone"] for p in payloads if p], repr(thawed)
+
+
+try:
+    #: The rules of an upload: a client without a region, and (with phonenumbers) one in CN.
+    RULES = [PhoneRules(None, dedupe=False), PhoneRules(PhoneNormalizer("CN"), dedupe=False)]
+except ConfigurationError:  # pragma: no cover - phonenumbers is not installed
+    RULES = [PhoneRules(None, dedupe=False)]
 
 
 @needs_orjson
@@ -705,25 +715,31 @@ def accepted_one_by_one(members: list[Any], any_phone: bool) -> tuple[bytes, lis
 @example([{"phone": "+1", "vars": {"k": "}"}}])
 @example([{"phone": "+1", "name": None}])
 @example([{"name": "n", "phone": "+1"}])  # another key order: sent as the full checks send it
+@example([{"phone": "+8613800138000", "name": "n"}, {"phone": "13800138001"}])  # national
+@example([{"phone": "+8613800138000"}, {"phone": "+86138001380"}])  # too short
 def test_a_chunk_is_taken_whole_only_as_each_member_would_be_sent(members: list[Any]) -> None:
-    for any_phone in (False, True):  # a client without and with default_region
-        got = quick_json(members, any_phone)
+    for rules in RULES:  # a client without and with default_region
+        got = rules.quick(members)
         if got is None:
             continue
-        one_by_one = accepted_one_by_one(members, any_phone)
+        one_by_one = accepted_one_by_one(members, rules.active)
         assert one_by_one is not None, "the chunk path took a member the full checks refuse"
         data, phones = got
         assert data == one_by_one[0]  # the same JSON sent
         assert phones == one_by_one[1]
         assert repr(loads(data)) == one_by_one[2]  # and the same members reported back
+        if rules.active:  # and normalizing would send each phone as it is
+            assert all(rules.normalize(phone) == (phone, None) for phone in phones)
 
 
 @needs_orjson
-@given(st.lists(usual_members, min_size=1, max_size=20), st.booleans())
-def test_the_usual_chunk_takes_the_chunk_path(members: list[Any], any_phone: bool) -> None:
-    got = quick_json(members, any_phone)
+@given(st.lists(usual_members, min_size=1, max_size=20), st.sampled_from(RULES))
+def test_the_usual_chunk_takes_the_chunk_path(members: list[Any], rules: PhoneRules) -> None:
+    if rules.active:  # with a region: phones in E.164 already (Chinese mobiles)
+        members = [{**m, "phone": f"+86138{i:08d}"} for i, m in enumerate(members)]
+    got = rules.quick(members)
     assert got is not None
-    assert got == accepted_one_by_one(members, any_phone)[:2]  # type: ignore[index]
+    assert got == accepted_one_by_one(members)[:2]  # type: ignore[index]
 
 
 @needs_orjson

@@ -14,10 +14,15 @@ from sms_async import ConfigurationError
 
 phonenumbers = pytest.importorskip("phonenumbers")
 
+from sms_async._json import FAST  # noqa: E402  # after the importorskip
 from sms_async._phones import (  # noqa: E402  # after the importorskip
     OTHER_CHARACTERS as OTHER,
 )
-from sms_async._phones import PhoneNormalizer  # noqa: E402  # after the importorskip
+from sms_async._phones import (  # noqa: E402  # after the importorskip
+    PhoneNormalizer,
+    e164_json_pattern,
+)
+from sms_async._validation import quick_json  # noqa: E402  # after the importorskip
 
 # (region, as written, E.164 or None when refused, words of the reason)
 CASES = [
@@ -174,6 +179,24 @@ def test_a_batch_passes_the_shortcut_exactly_when_each_of_its_numbers_does(
 ) -> None:
     normalizer = PhoneNormalizer("CN")
     assert normalizer.quick_all(batch) == all(normalizer.quick(text) for text in batch)
+
+
+@pytest.mark.skipif(not FAST, reason="the chunk path needs orjson")
+@settings(max_examples=1000, deadline=None)
+@given(batch=st.lists(e164_like | st.text(max_size=16), min_size=1, max_size=8))
+@example(batch=["+8613800138000", "+8613800138001"])
+@example(batch=["+8613800138000", "13800138001"])
+@example(batch=["+8613800138000\n+8613800138001"])
+def test_an_uploaded_chunk_passes_the_shortcut_exactly_when_each_of_its_numbers_does(
+    batch: list[str],
+) -> None:
+    # the upload's chunk path, for a client with a region: phones within the members' JSON
+    normalizer = PhoneNormalizer("CN")
+    members = [{"phone": phone, "name": "n"} for phone in batch]
+    taken = quick_json(members, e164_json_pattern())
+    assert (taken is not None) == all(normalizer.quick(phone) for phone in batch)
+    if taken is not None:
+        assert taken[1] == batch
 
 
 national = st.text(alphabet="0123456789 -()", min_size=4, max_size=18)

@@ -37,7 +37,6 @@ from .._validation import (
     member_problem,
     payload_problem,
     phone_problem,
-    quick_json,
     quick_payload,
     snapshot_payload,
     to_new_member,
@@ -85,11 +84,6 @@ def _accept(raw: object, invalid: list[str], any_phone: bool = False) -> dict[st
 def _accept_written(raw: object, invalid: list[str]) -> dict[str, Any] | None:
     """``_accept`` for a client with a ``default_region``: phones written any way."""
     return _accept(raw, invalid, True)
-
-
-def _quick_written(members: list[Any]) -> tuple[bytes, list[str]] | None:
-    """``quick_json`` for a client with a ``default_region``: phones written any way."""
-    return quick_json(members, True)
 
 
 def _accept_checked(
@@ -297,7 +291,7 @@ class Members(Resource):
             raise_on_error=raise_on_error,
             on_progress=on_progress,
             accept=_accept if self._normalizer is None else _accept_written,
-            quick=quick_json if self._normalizer is None else _quick_written,
+            quick=rules.quick,
             refine=rules.refine if rules.active else None,
             is_fatal=self._stops_every_batch,
             resume=resume,
