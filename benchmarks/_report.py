@@ -56,6 +56,7 @@ UNITS = {
     "construct_first_aiohttp": "ms",
     "redis_rate": "us",
     "redis_slots": "us",
+    "redis_round_trip": "us",
     "memory_growth": "MB",
     "overhead_us": "us",
 }
@@ -236,6 +237,12 @@ INFO = [
     Spec("phones_import_wall", "phones: `import phonenumbers`, wall", "phones"),
     Spec("phones_dedupe_mb", "phones: `dedupe=True` memory, held, per million phones", "phones"),
     Spec("phones_dedupe_peak_mb", "phones: `dedupe=True` memory, peak, per million", "phones"),
+    Spec(
+        "redis_round_trip",
+        "Redis: a bare round trip to the same redis-server (`PING` on an asyncio stream, "
+        "no limiter): the floor of the limiters' added latency",
+        "redis",
+    ),
 ]
 
 SPECS = [*GOALS, *TARGETS, *INFO]

@@ -12,7 +12,10 @@ another in one task, each Redis limiter against its in-process counterpart:
   a ``LocalConcurrencyLimiter`` slot timed the same way (one script to take, one
   script to give back, both awaited);
 - a ``RedisConcurrencyLimiter`` slot *back to back*: the next request starts as
-  the last one ends, in the same step; against the local slot.
+  the last one ends, in the same step; against the local slot;
+- a bare round trip, for reference: ``PING`` written on an asyncio stream to the
+  same redis-server and its answer read (no redis-py, no script, no limiter),
+  against nothing. Any request that asks Redis pays at least this much.
 
 Rounds of the Redis limiter and of the local one alternate (A B A B ...); a
 round's added latency is its Redis time per call minus the adjacent local
@@ -75,6 +78,7 @@ def spread(values: list[float]) -> str:
 
 async def main(port: int, rounds: int, calls: int, as_json: bool = False) -> None:
     redis = Redis(host="127.0.0.1", port=port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     shared_rate = RedisRateLimiter(redis, "bench:rate", rate=900_000, burst=1000)
     shared_slots = RedisConcurrencyLimiter(redis, "bench:slots", limit=64)
     local_rate = LocalRateLimiter(1e9)
@@ -93,6 +97,13 @@ async def main(port: int, rounds: int, calls: int, as_json: bool = False) -> Non
     async def slot_local() -> None:
         async with local_slots.slot():
             pass
+
+    async def ping() -> None:
+        writer.write(b"*1\r\n$4\r\nPING\r\n")
+        await reader.readuntil(b"\r\n")
+
+    async def nothing() -> None:
+        pass
 
     async def slot_shared_cold() -> float:
         await asyncio.sleep(0)  # a step (not timed): the last slot went back to Redis
@@ -121,7 +132,12 @@ async def main(port: int, rounds: int, calls: int, as_json: bool = False) -> Non
             "`RedisConcurrencyLimiter` slot, back to back vs local",
             await compare(slot_shared, slot_local, rounds, calls),
         ),
+        (
+            "a bare round trip: `PING` on an asyncio stream, no limiter",
+            await compare(ping, nothing, rounds, calls),
+        ),
     ]
+    writer.close()
     await shared_slots.drain()
     await redis.aclose()
     print(
@@ -135,7 +151,7 @@ async def main(port: int, rounds: int, calls: int, as_json: bool = False) -> Non
             f"| {statistics.median(local_us):.1f} |"
         )
     if as_json:  # the figures of the benchmarks' report: the rate, and a slot taken from Redis
-        figures = [("redis_rate", rows[0]), ("redis_slots", rows[1])]
+        figures = [("redis_rate", rows[0]), ("redis_slots", rows[1]), ("redis_round_trip", rows[3])]
         print(
             json.dumps(
                 {
