@@ -460,10 +460,22 @@ class _Reader:
     Each item is checked and snapshotted by *accept* the moment it is read: an
     input that changes and yields one object again is sent right. A list or a
     tuple runs no code of the caller's while it is read, so a whole chunk of it
-    may be read first and snapshotted at once by *quick*.
+    may be read first and snapshotted at once by *quick*. It is read by position:
+    a chunk *quick* does not take is accepted item by item, and if *accept*
+    raises, the items after the one it raised for count as not read.
     """
 
-    __slots__ = ("_accept", "_async", "_quick", "_refine", "_sync", "done", "rejected")
+    __slots__ = (
+        "_accept",
+        "_async",
+        "_pos",
+        "_quick",
+        "_refine",
+        "_seq",
+        "_sync",
+        "done",
+        "rejected",
+    )
 
     def __init__(
         self,
@@ -477,10 +489,15 @@ class _Reader:
         self.rejected = 0
         self._accept = accept
         self._refine = refine
-        self._quick = quick if type(items) in (list, tuple) else None
+        self._quick = quick
         self._async: AsyncIterator[MemberInput] | None = None
         self._sync: Iterator[MemberInput] | None = None
-        if isinstance(items, AsyncIterable):
+        # A list or a tuple (not a subclass: its iteration could run code), by position.
+        self._seq: list[MemberInput] | tuple[MemberInput, ...] | None = None
+        self._pos = 0
+        if quick is not None and (type(items) is list or type(items) is tuple):
+            self._seq = items
+        elif isinstance(items, AsyncIterable):
             self._async = aiter(items)
         else:
             self._sync = iter(items)
@@ -503,22 +520,15 @@ class _Reader:
                 self.rejected += self._refine(batch, start, invalid)
 
     async def _take(self, count: int, batch: Batch, invalid: list[str]) -> None:
+        if self._seq is not None:
+            self._take_chunk(count, batch, invalid)
+            return
         accept = self._accept
         if self._sync is not None:
-            items: Iterable[MemberInput] = itertools.islice(self._sync, count)
-            if self._quick is not None and not len(batch):
-                chunk = list(items)
-                got = self._quick(chunk) if chunk else None
-                if got is not None:  # the whole chunk, as it is: the batch is its JSON
-                    batch.hold(*got)
-                    if len(chunk) < count:
-                        self.done = True
-                    return
-                items = chunk
             before = len(batch) + self.rejected
             append = batch.members().append
             # the hot loop of a large upload: no call but the input's and accept's
-            for item in items:
+            for item in itertools.islice(self._sync, count):
                 payload = accept(item, invalid)
                 if payload is None:
                     self.rejected += 1
@@ -542,3 +552,29 @@ class _Reader:
                     append(payload)
         if taken < count:
             self.done = True
+
+    def _take_chunk(self, count: int, batch: Batch, invalid: list[str]) -> None:
+        """``_take`` from a list or a tuple: the next *count* items, whole if *quick* takes them."""
+        assert self._seq is not None
+        assert self._quick is not None
+        start = self._pos
+        chunk = list(self._seq[start : start + count])  # a copy of the references: no code run
+        if len(chunk) < count:
+            self.done = True
+        if not chunk:
+            return
+        if not len(batch):
+            got = self._quick(chunk)
+            if got is not None:  # the whole chunk, as it is: the batch is its JSON
+                batch.hold(*got)
+                self._pos = start + len(chunk)
+                return
+        accept = self._accept
+        append = batch.members().append
+        for item in chunk:
+            self._pos += 1  # read: accounted for below, or the input "raised" for it
+            payload = accept(item, invalid)
+            if payload is None:
+                self.rejected += 1
+            else:
+                append(payload)

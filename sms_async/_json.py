@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "CHUNKS",
     "FAST",
     "dumps",
     "dumps_exact",
@@ -41,6 +42,9 @@ loads_text: Callable[[str], Any] = _orjson.loads if FAST else json.loads
 
 #: orjson's holder of ready JSON, which it writes out as it is (orjson 3.9.11 and later).
 _Fragment: Any = getattr(_orjson, "Fragment", None)
+
+#: True when ``dumps_exact`` and ``fragment`` work: a batch may be sent as JSON made ahead.
+CHUNKS = _Fragment is not None
 
 
 def dumps(value: Any) -> bytes:

@@ -734,6 +734,7 @@ def test_a_chunk_is_taken_whole_only_as_each_member_would_be_sent(members: list[
 
 @needs_orjson
 @given(st.lists(usual_members, min_size=1, max_size=20), st.sampled_from(RULES))
+@example([{"phone": "+1", "vars": {"big": 2**64 - 1, "small": -(2**63)}}], RULES[0])
 def test_the_usual_chunk_takes_the_chunk_path(members: list[Any], rules: PhoneRules) -> None:
     if rules.active:  # with a region: phones in E.164 already (Chinese mobiles)
         members = [{**m, "phone": f"+86138{i:08d}"} for i, m in enumerate(members)]
@@ -805,3 +806,116 @@ async def test_only_a_list_or_a_tuple_is_read_a_chunk_at_a_time() -> None:
         )
         assert result.count == 4
         assert chunks == expected  # an iterator's items are snapshotted one by one
+
+
+@needs_orjson
+async def test_a_batch_sent_as_json_is_the_same_bytes_as_its_members() -> None:
+    members = [{"phone": f"+1555000{i:04d}", "name": "名字", "vars": {"n": i}} for i in range(5)]
+    got = quick_json(members)
+    assert got is not None
+    batch = Batch()
+    batch.hold(*got)
+    before = dumps(batch.wire())
+    assert batch.is_json
+    assert batch.members() == members  # dicts equal to the input, but copies
+    assert batch.members()[0] is not members[0]
+    assert not batch.is_json
+    assert dumps(batch.wire()) == before
+    assert batch.phones == [m["phone"] for m in members]
+
+
+class _LikeDict(type):
+    """A metaclass whose classes pass for ``dict`` in a set of types (and then raise)."""
+
+    def __eq__(cls, other: object) -> bool:
+        return other is dict or type.__eq__(cls, other)
+
+    def __hash__(cls) -> int:
+        return hash(dict)
+
+
+class Impostor(metaclass=_LikeDict):
+    pass
+
+
+async def test_a_chunk_with_a_type_that_passes_for_dict_is_read_one_by_one() -> None:
+    members: list[Any] = [{"phone": "+15550000001"}, {"phone": "+15550000002"}, Impostor()]
+
+    async def send(batch: Batch) -> tuple[object, object]:
+        return len(batch), []
+
+    from sms_async import BulkAddAbortedError
+
+    with pytest.raises(BulkAddAbortedError) as raised:  # the impostor fools isinstance too
+        await add_members(
+            members,
+            send,
+            batch_size=3,
+            concurrency=1,
+            raise_on_error=True,
+            accept=_accept,
+            quick=quick_json,
+        )
+    # the chunk is not lost: the members before the impostor are sent, as one by one
+    assert raised.value.result.count == 2
+    assert raised.value.result.invalid == []
+
+
+class Touchy(str):
+    """A name that raises when measured: the input "raises" when this member is read."""
+
+    def __len__(self) -> int:
+        raise RuntimeError("touched")
+
+
+@pytest.mark.parametrize("container", [list, tuple])
+async def test_a_member_that_raises_mid_chunk_leaves_the_rest_unread(
+    container: Callable[[list[Any]], Any],
+) -> None:
+    from sms_async import BulkAddAbortedError
+
+    members = [{"phone": f"+1555000{i:04d}"} for i in range(10)]
+    members[4] = {"phone": "+15559999999", "name": Touchy("n")}
+    sent: list[list[str]] = []
+
+    async def send(batch: Batch) -> tuple[object, object]:
+        sent.append(batch.phones)
+        return len(batch), []
+
+    with pytest.raises(BulkAddAbortedError) as raised:
+        await add_members(
+            container(members),
+            send,
+            batch_size=10,
+            concurrency=1,
+            raise_on_error=True,
+            accept=_accept,
+            quick=quick_json,
+        )
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    # what was read before the raising member is sent and accounted for; nothing after it
+    assert sent == [[f"+1555000{i:04d}" for i in range(4)]]
+    assert raised.value.result.count == 4
+    assert raised.value.result.invalid == []
+    assert raised.value.result.failed == []
+
+
+async def test_a_list_subclass_is_read_one_member_at_a_time() -> None:
+    class Rows(list[dict[str, str]]):
+        pass
+
+    chunks: list[int] = []
+
+    def quick(members: list[Any]) -> tuple[bytes, list[str]] | None:
+        chunks.append(len(members))
+        return quick_json(members)
+
+    async def send(batch: Batch) -> tuple[object, object]:
+        return len(batch), []
+
+    rows = Rows({"phone": f"+1555000{i:04d}"} for i in range(4))
+    result = await add_members(
+        rows, send, batch_size=2, concurrency=1, raise_on_error=True, accept=_accept, quick=quick
+    )
+    assert result.count == 4
+    assert chunks == []  # its iteration may run code of its own: never read ahead

@@ -20,6 +20,8 @@ from sms_async._phones import (  # noqa: E402  # after the importorskip
 )
 from sms_async._phones import (  # noqa: E402  # after the importorskip
     PhoneNormalizer,
+    PhoneRules,
+    country_code,
     e164_json_pattern,
 )
 from sms_async._validation import quick_json  # noqa: E402  # after the importorskip
@@ -193,10 +195,44 @@ def test_an_uploaded_chunk_passes_the_shortcut_exactly_when_each_of_its_numbers_
     # the upload's chunk path, for a client with a region: phones within the members' JSON
     normalizer = PhoneNormalizer("CN")
     members = [{"phone": phone, "name": "n"} for phone in batch]
-    taken = quick_json(members, e164_json_pattern())
-    assert (taken is not None) == all(normalizer.quick(phone) for phone in batch)
-    if taken is not None:
-        assert taken[1] == batch
+    every = all(normalizer.quick(phone) for phone in batch)
+    # the pattern of every country, and the rules' choice (the first phone's country first)
+    for taken in (quick_json(members, e164_json_pattern()), PhoneRules(normalizer).quick(members)):
+        assert (taken is not None) == every
+        if taken is not None:
+            assert taken[1] == batch
+    code = country_code(batch[0])
+    if code is not None:  # the pattern of one country takes only that country's
+        one = quick_json(members, e164_json_pattern(code))
+        assert (one is not None) == (every and all(country_code(p) == code for p in batch))
+
+
+def _guarded_codes() -> list[int]:
+    """Country codes whose national prefix pattern holds a ``$`` (the number's end)."""
+    metadata_for = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code
+    codes = []
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        metadata = metadata_for(code, regions[0])
+        prefix = metadata.national_prefix_for_parsing if metadata is not None else None
+        if prefix and "$" in prefix:
+            codes.append(code)
+    return sorted(codes)
+
+
+@pytest.mark.skipif(not FAST, reason="the chunk path needs orjson")
+@pytest.mark.parametrize("code", _guarded_codes() or [81])
+def test_a_national_prefix_that_ends_the_number_guards_the_chunk_path_too(code: int) -> None:
+    # "$" in the metadata ends the national number: a quote in the JSON, a line in a batch
+    normalizer = PhoneNormalizer("CN")
+    patterns = (e164_json_pattern(), e164_json_pattern(str(code)))
+    for length in range(1, 16):
+        for digits in ("0" * length, "1" * length, ("0" + "1" * 14)[:length]):
+            phone = f"+{code}{digits}"
+            one = normalizer.quick(phone)
+            for pattern in patterns:
+                text = b'[{"phone":"%s"}]' % phone.encode()
+                assert (pattern.fullmatch(text) is not None) == one
+            assert normalizer.quick_all([phone, "+8613800138000"]) == one  # not the last line
 
 
 national = st.text(alphabet="0123456789 -()", min_size=4, max_size=18)
