@@ -8,8 +8,10 @@ first, dropped) with the min-max of the rounds:
   already in E.164 (what an upload's batch goes through before anything is
   parsed), in microseconds per number: numbers of China (``+86138...``), and
   numbers of five countries mixed. Then ``PhoneRules.refine`` over batches of
-  1000 such members (the whole step of an upload: the phones taken out of the
-  members, the batch checked), without and with ``dedupe=True``.
+  1000 such members read one by one (the whole step of an upload of a
+  generator: the phones taken out of the members, the batch checked), without
+  and with ``dedupe=True``. (A list is read a batch at a time, its phones
+  checked within its JSON: see ``benchmarks/run.py``'s upload figures.)
 * **National formats**: ``PhoneNormalizer.normalize`` of numbers as people write
   them in CN, US, GB, IN and BR ("138 0000 0001", "(415) 555-0001", ...): the
   full ``phonenumbers.parse``, the possibility check and E.164 formatting, in
@@ -37,6 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sms_async._bulk import Batch
 from sms_async._phones import PhoneNormalizer, PhoneRules
 
 HERE = Path(__file__).resolve().parent
@@ -122,7 +125,7 @@ def bench_quick(numbers: int, rounds: int) -> dict[str, list[float]]:
 
         out[key] = per_number(work, rounds)
     members = [
-        [{"phone": phone, "name": "Contact"} for phone in batch]
+        Batch([{"phone": phone, "name": "Contact"} for phone in batch])
         for batch in e164_batches(numbers, mixed=False)
     ]
     for key, dedupe in (("phones_refine", False), ("phones_refine_dedupe", True)):
