@@ -523,20 +523,13 @@ class _Reader:
         if self._seq is not None:
             self._take_chunk(count, batch, invalid)
             return
-        accept = self._accept
         if self._sync is not None:
             before = len(batch) + self.rejected
-            append = batch.members().append
-            # the hot loop of a large upload: no call but the input's and accept's
-            for item in itertools.islice(self._sync, count):
-                payload = accept(item, invalid)
-                if payload is None:
-                    self.rejected += 1
-                else:
-                    append(payload)
+            self._accept_each(itertools.islice(self._sync, count), batch, invalid)
             taken = len(batch) + self.rejected - before
         else:
             assert self._async is not None
+            accept = self._accept
             append = batch.members().append
             taken = 0
             for _ in range(count):
@@ -569,10 +562,20 @@ class _Reader:
                 batch.hold(*got)
                 self._pos = start + len(chunk)
                 return
+        self._accept_each(self._counted(chunk), batch, invalid)
+
+    def _counted(self, chunk: list[MemberInput]) -> Iterator[MemberInput]:
+        """The items of *chunk*, each counted as read (``_pos``) as it is handed out."""
+        for item in chunk:
+            self._pos += 1  # read: accepted next, or the input "raised" for it
+            yield item
+
+    def _accept_each(self, items: Iterable[MemberInput], batch: Batch, invalid: list[str]) -> None:
+        """Accept each of *items* onto *batch*, or count it as rejected."""
         accept = self._accept
         append = batch.members().append
-        for item in chunk:
-            self._pos += 1  # read: accounted for below, or the input "raised" for it
+        # the hot loop of a large upload: no call but the input's and accept's
+        for item in items:
             payload = accept(item, invalid)
             if payload is None:
                 self.rejected += 1

@@ -82,7 +82,7 @@ def dumps_exact(value: Any) -> bytes | None:
     lone surrogates. It still writes enums, UUIDs and fragments, and NaN as
     ``null``: the caller's type check rules those out.
     """
-    if _Fragment is None:
+    if not CHUNKS:
         return None
     try:
         return _orjson.dumps(value, option=_EXACT)  # type: ignore[no-any-return]  # orjson is Any here

@@ -26,7 +26,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sms_async import AddProgress, ConfigurationError, Member, NewMember, SmsError
+from sms_async import (
+    AddProgress,
+    BulkAddAbortedError,
+    ConfigurationError,
+    Member,
+    NewMember,
+    SmsError,
+)
 from sms_async import _convert as convert
 from sms_async._bulk import Batch, add_members
 from sms_async._convert import (
@@ -620,6 +627,11 @@ def test_a_checked_member_is_sent_as_it_is_and_a_plain_dict_is_checked() -> None
 needs_orjson = pytest.mark.skipif(not FAST, reason="the chunk path needs orjson")
 
 
+async def store_all(batch: Batch) -> tuple[object, object]:
+    """The API's answer when every member of *batch* is added."""
+    return len(batch), []
+
+
 class Colour(enum.Enum):
     RED = "+1"
 
@@ -790,14 +802,19 @@ async def test_only_a_list_or_a_tuple_is_read_a_chunk_at_a_time() -> None:
         chunks.append(len(members))
         return quick_json(members)
 
-    async def send(batch: Batch) -> tuple[object, object]:
-        return len(batch), []
+    class Rows(list[dict[str, str]]):  # its iteration may run code of its own
+        pass
 
-    for members, expected in ((rows, [2, 2]), (tuple(rows), [2, 2]), (iter(rows), [])):
+    for members, expected in (
+        (rows, [2, 2]),
+        (tuple(rows), [2, 2]),
+        (iter(rows), []),
+        (Rows(rows), []),
+    ):
         chunks.clear()
         result = await add_members(
             members,  # type: ignore[arg-type]  # an iterator of dicts
-            send,
+            store_all,
             batch_size=2,
             concurrency=1,
             raise_on_error=True,
@@ -805,7 +822,7 @@ async def test_only_a_list_or_a_tuple_is_read_a_chunk_at_a_time() -> None:
             quick=quick,
         )
         assert result.count == 4
-        assert chunks == expected  # an iterator's items are snapshotted one by one
+        assert chunks == expected  # the others' items are snapshotted one by one
 
 
 @needs_orjson
@@ -840,16 +857,10 @@ class Impostor(metaclass=_LikeDict):
 
 async def test_a_chunk_with_a_type_that_passes_for_dict_is_read_one_by_one() -> None:
     members: list[Any] = [{"phone": "+15550000001"}, {"phone": "+15550000002"}, Impostor()]
-
-    async def send(batch: Batch) -> tuple[object, object]:
-        return len(batch), []
-
-    from sms_async import BulkAddAbortedError
-
     with pytest.raises(BulkAddAbortedError) as raised:  # the impostor fools isinstance too
         await add_members(
             members,
-            send,
+            store_all,
             batch_size=3,
             concurrency=1,
             raise_on_error=True,
@@ -872,8 +883,6 @@ class Touchy(str):
 async def test_a_member_that_raises_mid_chunk_leaves_the_rest_unread(
     container: Callable[[list[Any]], Any],
 ) -> None:
-    from sms_async import BulkAddAbortedError
-
     members = [{"phone": f"+1555000{i:04d}"} for i in range(10)]
     members[4] = {"phone": "+15559999999", "name": Touchy("n")}
     sent: list[list[str]] = []
@@ -898,24 +907,3 @@ async def test_a_member_that_raises_mid_chunk_leaves_the_rest_unread(
     assert raised.value.result.count == 4
     assert raised.value.result.invalid == []
     assert raised.value.result.failed == []
-
-
-async def test_a_list_subclass_is_read_one_member_at_a_time() -> None:
-    class Rows(list[dict[str, str]]):
-        pass
-
-    chunks: list[int] = []
-
-    def quick(members: list[Any]) -> tuple[bytes, list[str]] | None:
-        chunks.append(len(members))
-        return quick_json(members)
-
-    async def send(batch: Batch) -> tuple[object, object]:
-        return len(batch), []
-
-    rows = Rows({"phone": f"+1555000{i:04d}"} for i in range(4))
-    result = await add_members(
-        rows, send, batch_size=2, concurrency=1, raise_on_error=True, accept=_accept, quick=quick
-    )
-    assert result.count == 4
-    assert chunks == []  # its iteration may run code of its own: never read ahead

@@ -855,19 +855,18 @@ class RedisConcurrencyLimiter:
         since = self._since.get(token)
         if since is None or asyncio.get_running_loop().time() - since >= HANDOFF_WINDOW:
             return False
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(token)
-                return True
-        return False
+        return self._give_first(token)
 
     def _wake_one(self) -> bool:
         """Hand one wake-up to the longest waiting request; False if none waits."""
+        return self._give_first(True)
+
+    def _give_first(self, given: str | bool) -> bool:
+        """Hand *given* to the longest waiting request still waiting; False if none does."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(True)
+                waiter.set_result(given)
                 return True
         return False
 
