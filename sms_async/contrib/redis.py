@@ -63,7 +63,8 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 try:
@@ -709,9 +710,13 @@ class RedisConcurrencyLimiter:
         # Requests of this process waiting for a slot, longest waiting first; one
         # listener task blocks on the wake-up list for all of them.
         # A waiter's future gets True (a wake-up: ask Redis), False (its time is up: ask
-        # Redis) or a lease's token (handed over by a request of this process).
-        self._waiters: collections.deque[asyncio.Future[str | bool]] = collections.deque()
+        # Redis) or a lease's token (handed over by a request of this process); beside
+        # it, the loop time when its time is up. One alarm serves every deadline.
+        self._waiters: collections.deque[tuple[asyncio.Future[str | bool], float]] = (
+            collections.deque()
+        )
         self._waiting = 0
+        self._alarm: asyncio.TimerHandle | None = None
         self._listener: asyncio.Task[None] | None = None
         # Loop time when the earliest lease may expire, as of the last take that failed.
         self._retry_at = 0.0
@@ -726,8 +731,7 @@ class RedisConcurrencyLimiter:
         """The most requests in flight at once, over all processes."""
         return self._limit
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    def slot(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold one shared slot (a renewed lease) for the duration of a request.
 
         A request that ends normally gives its lease back before it returns
@@ -735,27 +739,7 @@ class RedisConcurrencyLimiter:
         back in the background, so the caller is never held by Redis. Either way,
         if another request of this process waits, the slot goes to it at once.
         """
-        token = await self._take()  # gives the lease back itself if cancelled
-        if token is None:
-            async with self._local.slot():  # Redis is down and we were told to go local
-                yield
-            return
-        self._hold(token)
-        try:
-            yield
-        except BaseException:
-            if not self._hand_off(token):
-                self._let_go(token)
-                self._give_back_later(token)
-            raise
-        if self._hand_off(token):
-            return
-        self._let_go(token)
-        try:
-            await self._give_back(token)
-        except BaseException:  # cancelled while giving back: finish in the background
-            self._give_back_later(token)
-            raise
+        return _SharedSlot(self)
 
     async def drain(self) -> None:
         """Wait (up to ``redis_timeout``) for leases being given back in the background.
@@ -820,12 +804,18 @@ class RedisConcurrencyLimiter:
         """Wait for a lease handed over (its token), a wake-up (True), or *seconds* (False)."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[str | bool] = loop.create_future()
+        deadline = loop.time() + seconds
         if front:
-            self._waiters.appendleft(waiter)
+            self._waiters.appendleft((waiter, deadline))
         else:
-            self._waiters.append(waiter)
+            self._waiters.append((waiter, deadline))
         self._waiting += 1
-        timer = loop.call_later(seconds, _settle_once, waiter, False)
+        alarm = self._alarm
+        if alarm is None or deadline < alarm.when():
+            # One timer for every waiting request (the earliest deadline), not one each.
+            if alarm is not None:
+                alarm.cancel()
+            self._alarm = loop.call_at(deadline, self._ring, deadline)
         try:
             if self._listener is None:
                 self._listener = asyncio.ensure_future(self._listen())
@@ -840,9 +830,25 @@ class RedisConcurrencyLimiter:
                     self._give_back_later(given)
             raise
         finally:
-            timer.cancel()
             self._waiting -= 1
             waiter.cancel()  # (if still pending) never to be handed a wake-up or a lease
+            if not self._waiting and self._alarm is not None:
+                self._alarm.cancel()
+                self._alarm = None
+
+    def _ring(self, when: float) -> None:
+        """The alarm: every request still waiting whose time is up (by *when*) gets False."""
+        self._alarm = None
+        later: float | None = None
+        for waiter, deadline in self._waiters:
+            if waiter.done():
+                continue
+            if deadline <= when:
+                waiter.set_result(False)
+            elif later is None or deadline < later:
+                later = deadline
+        if later is not None:
+            self._alarm = asyncio.get_running_loop().call_at(later, self._ring, later)
 
     def _hand_off(self, token: str) -> bool:
         """Give the lease *token* to the longest waiting request of this process, if any.
@@ -864,7 +870,7 @@ class RedisConcurrencyLimiter:
     def _give_first(self, given: str | bool) -> bool:
         """Hand *given* to the longest waiting request still waiting; False if none does."""
         while self._waiters:
-            waiter = self._waiters.popleft()
+            waiter, _ = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(given)
                 return True
@@ -981,3 +987,50 @@ class RedisConcurrencyLimiter:
             )
         except (RedisError, OSError) as exc:  # the lease expires on its own
             logger.debug("concurrency limiter %r: release failed (%s)", self.key, exc)
+
+
+class _SharedSlot:
+    """One request's hold on a ``RedisConcurrencyLimiter`` slot (``async with``)."""
+
+    __slots__ = ("_limiter", "_local", "_token")
+
+    def __init__(self, limiter: RedisConcurrencyLimiter) -> None:
+        self._limiter = limiter
+        self._token: str | None = None
+        self._local: contextlib.AbstractAsyncContextManager[Any] | None = None
+
+    async def __aenter__(self) -> None:
+        limiter = self._limiter
+        token = await limiter._take()  # gives the lease back itself if cancelled
+        if token is None:  # Redis is down and we were told to go local
+            local = limiter._local.slot()
+            await local.__aenter__()
+            self._local = local
+            return
+        self._token = token
+        limiter._hold(token)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._local is not None:
+            await self._local.__aexit__(exc_type, exc, tb)
+            return
+        limiter, token = self._limiter, self._token
+        if token is None:
+            return
+        self._token = None
+        if limiter._hand_off(token):  # another request of this process waits: it is its
+            return
+        limiter._let_go(token)
+        if exc_type is not None:  # cancelled or failed: give it back in the background
+            limiter._give_back_later(token)
+            return
+        try:
+            await limiter._give_back(token)
+        except BaseException:  # cancelled while giving back: finish in the background
+            limiter._give_back_later(token)
+            raise

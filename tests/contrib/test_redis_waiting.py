@@ -220,3 +220,73 @@ async def test_a_killed_holders_slot_goes_to_a_waiter_when_its_lease_expires(
         if holder.returncode is None:
             holder.kill()
             await holder.wait()
+
+
+async def ghost_lease(watch: Redis, key: str, name: str, seconds: float) -> None:
+    """A lease of a holder that died: in the sorted set, never renewed nor given back."""
+    now_s, now_us = await watch.time()
+    await watch.zadd(key, {name: now_s + now_us / 1e6 + seconds})
+
+
+@pytest.mark.timeout(30)
+async def test_one_alarm_wakes_every_waiter_whose_lease_may_have_expired(
+    clients: Callable[..., Redis],
+) -> None:
+    # One process, three waiting requests, three slots held by a dead holder whose
+    # leases expire in 1 s: no give-back will ever come, only the alarm (one timer
+    # for all of them) can wake them, and it must wake all three: none gets in
+    # until all three are in.
+    watch = clients()
+    for name in ("dead-1", "dead-2", "dead-3"):
+        await ghost_lease(watch, "t:alarm", name, 1.0)
+    limiter = RedisConcurrencyLimiter(clients(), "t:alarm", 3, lease=LONG)
+    all_in = asyncio.Barrier(3)
+
+    async def wait_for_the_slot() -> None:
+        async with limiter.slot():
+            await all_in.wait()
+
+    tasks = [asyncio.ensure_future(wait_for_the_slot()) for _ in range(3)]
+    await blocked_at_least(watch, 1)
+    assert all_in.n_waiting == 0
+    async with asyncio.timeout(20):  # the dead leases expire after 1 s
+        await asyncio.gather(*tasks)
+    await limiter.drain()
+    assert await watch.zcard("t:alarm") == 0
+
+
+@pytest.mark.timeout(30)
+async def test_an_earlier_deadline_brings_the_alarm_forward(
+    clients: Callable[..., Redis],
+) -> None:
+    # Two requests wait with the earliest lease 300 s away (the alarm is set for
+    # then). A wake-up with no free slot sends the first back to Redis, which now
+    # says the earliest lease expires in 0.5 s: the alarm must come forward, or
+    # that request waits 300 s for a slot free after 0.5 s.
+    watch = clients()
+    limiter = RedisConcurrencyLimiter(clients(), "t:forward", 2, lease=LONG)
+    held, go = asyncio.Event(), asyncio.Event()
+    holding_task = asyncio.ensure_future(holding(limiter, held, go))
+    await held.wait()
+    await ghost_lease(watch, "t:forward", "dead", LONG)
+    inside: list[int] = []
+
+    async def wait_for_the_slot(index: int) -> None:
+        async with limiter.slot():
+            inside.append(index)
+
+    first = asyncio.ensure_future(wait_for_the_slot(1))
+    await blocked_at_least(watch, 1)
+    second = asyncio.ensure_future(wait_for_the_slot(2))  # joins it, asking nothing
+    for _ in range(20):
+        await asyncio.sleep(0)
+    await ghost_lease(watch, "t:forward", "dead", 0.5)  # it now expires in 0.5 s
+    await watch.lpush("t:forward:wake", "1")  # a wake-up, while both slots are taken
+    async with asyncio.timeout(20):
+        await asyncio.gather(first, second)
+    assert inside == [1, 2]  # the first in turn, then the second (handed the slot)
+    assert not go.is_set()  # the holder still holds its slot: the dead lease expired
+    go.set()
+    await holding_task
+    await limiter.drain()
+    assert await watch.zcard("t:forward") == 0
