@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import select
 import socket
 import time
 import tracemalloc
@@ -40,6 +41,7 @@ from .hostile import (
     close_after_answer,
     continue_loop,
     gzip_bomb,
+    read_request,
     silent,
     trickle_body,
     trickle_headers,
@@ -401,6 +403,79 @@ async def test_canary_httpcore_1093_an_unhardened_pool_still_wedges(
     assert isinstance(failure, APITimeoutError), (
         f"httpcore {httpcore.__version__}'s own pool did not wedge: {failure!r}"
     )
+
+
+# --- idle connections the server closed (the SDK's own pool) ---------------------------------
+#
+# httpcore asks each idle connection "is the socket readable?" before it reuses
+# it: readable while idle means the server hung up. The SDK's own client answers
+# from the socket it looked up once (sms_async._http._QuickStream), not through
+# anyio's attribute table; the answers must be the same.
+
+_KEEP_ALIVE_ANSWER = (
+    b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"count": 1}'
+)
+
+
+async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer every request on the connection, keeping it open, until the client leaves."""
+    with contextlib.suppress(asyncio.IncompleteReadError):
+        while True:
+            await read_request(reader)
+            writer.write(_KEEP_ALIVE_ANSWER)
+            await writer.drain()
+
+
+def keep_alive_then_hang_up(hang_up: asyncio.Event) -> Handler:
+    """Answer one request without ``Connection: close``; close the connection on *hang_up*."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(_KEEP_ALIVE_ANSWER)
+        await writer.drain()
+        await hang_up.wait()
+
+    return handler
+
+
+def _idle_streams(client: AsyncSmsClient) -> list[Any]:
+    """The network streams of the pool's idle connections."""
+    return [c._connection._network_stream for c in _pool(client).connections if c.is_idle()]
+
+
+@pytest.mark.timeout(30)
+async def test_an_idle_connection_the_server_keeps_open_is_reused() -> None:
+    server = HostileServer(keep_alive)
+    async with serving(server, timeout=5, max_concurrency=1) as client:
+        for list_id in range(1, 4):
+            assert await client.contact_lists.delete(list_id) == 1
+            (stream,) = _idle_streams(client)
+            assert isinstance(stream, sms_async._http._QuickStream)
+            assert stream.get_extra_info("is_readable") is False
+            assert stream._inner.get_extra_info("is_readable") is False  # httpcore's answer
+    assert server.connections == 1
+
+
+@pytest.mark.timeout(30)
+async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
+    hang_up = asyncio.Event()
+    server = HostileServer(keep_alive_then_hang_up(hang_up))
+    async with serving(server, timeout=5, max_concurrency=1) as client:
+        for list_id in range(1, 4):
+            hang_up.clear()
+            assert await client.contact_lists.delete(list_id) == 1
+            (stream,) = _idle_streams(client)
+            assert stream.get_extra_info("is_readable") is False
+            hang_up.set()  # the server closes the idle connection
+            sock = stream.get_extra_info("socket")
+            # Wait (in a thread, no sleeping) for the hang-up to reach the socket.
+            readable, _, _ = await asyncio.to_thread(select.select, [sock], [], [], BOUND)
+            assert readable
+            assert stream.get_extra_info("is_readable") is True
+            assert stream._inner.get_extra_info("is_readable") is True  # httpcore's answer
+    # Each call went out on a new connection, none on the one the server closed
+    # (with max_retries=0, a call sent on it would have failed).
+    assert server.connections == 3
 
 
 # --- the test server itself ---------------------------------------------------------------
