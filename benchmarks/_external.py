@@ -12,7 +12,7 @@ Two forms of output are understood:
   ``{"key": ..., "figure": ..., "median": x, "min": x, "max": x, "unit": ...}``
   (``key``, ``min``, ``max`` and ``unit`` optional). The keys this file knows:
   ``cli_import``, ``cli_import_cpu``, ``redis_rate``, ``redis_slots``,
-  ``redis_round_trip``, ``redis_shared``.
+  ``redis_round_trip``, ``redis_c_round_trip``, ``redis_shared``.
 * Otherwise the markdown table rows it prints: ``| label | ... | 0.85 (0.80-0.90) |``;
   a figure's value is the last cell that starts with a number, optionally
   followed by its spread in parentheses.
@@ -278,7 +278,7 @@ def _no_redis() -> str | None:
 
 
 def bench_redis(rounds: int | None, timeout: float) -> dict[str, Figure]:
-    keys = ("redis_rate", "redis_slots", "redis_round_trip", "redis_shared")
+    keys = ("redis_rate", "redis_slots", "redis_round_trip", "redis_c_round_trip", "redis_shared")
     why = _no_redis()
     if why:
         return {key: missing(why) for key in keys}
@@ -286,7 +286,8 @@ def bench_redis(rounds: int | None, timeout: float) -> dict[str, Figure]:
     try:
         _, found = run_script("redis_acquire.py", _rounds("redis_acquire.py", rounds), timeout)
     except NotMeasured as exc:
-        out["redis_rate"] = out["redis_slots"] = out["redis_round_trip"] = missing(str(exc))
+        for key in keys[:-1]:
+            out[key] = missing(str(exc))
     else:
         out["redis_rate"] = _added(found, "redis_rate", "RedisRateLimiter", "LocalRateLimiter")
         out["redis_slots"] = _added(
@@ -297,6 +298,12 @@ def bench_redis(rounds: int | None, timeout: float) -> dict[str, Figure]:
             missing("redis_acquire.py printed no bare round trip")
             if trip is None
             else _given(trip, "us", note="the floor of any request that asks Redis")
+        )
+        c_trip = _find(found, "redis_c_round_trip", "own C client")
+        out["redis_c_round_trip"] = (
+            missing("redis-benchmark is not installed (Debian's redis-tools)")
+            if c_trip is None
+            else _given(c_trip, "us", note="redis-benchmark, one connection")
         )
     try:
         _, found = run_script("redis_shared.py", _rounds("redis_shared.py", rounds), timeout)

@@ -57,6 +57,7 @@ UNITS = {
     "redis_rate": "us",
     "redis_slots": "us",
     "redis_round_trip": "us",
+    "redis_c_round_trip": "us",
     "memory_growth": "MB",
     "overhead_us": "us",
 }
@@ -241,6 +242,12 @@ INFO = [
         "redis_round_trip",
         "Redis: a bare round trip to the same redis-server (`PING` on an asyncio stream, "
         "no limiter): the floor of the limiters' added latency",
+        "redis",
+    ),
+    Spec(
+        "redis_c_round_trip",
+        "Redis: the same round trip by Redis's own C client (`redis-benchmark -c 1`, mean "
+        "latency): this machine's loopback and scheduler, without Python",
         "redis",
     ),
 ]

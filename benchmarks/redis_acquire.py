@@ -16,6 +16,10 @@ another in one task, each Redis limiter against its in-process counterpart:
 - a bare round trip, for reference: ``PING`` written on an asyncio stream to the
   same redis-server and its answer read (no redis-py, no script, no limiter),
   against nothing. Any request that asks Redis pays at least this much.
+- the same round trip made by Redis's own C client, for reference:
+  ``redis-benchmark -c 1 -t ping_mbulk`` (one connection, one call at a time),
+  its mean latency, once per round (if ``redis-benchmark`` is installed). What
+  the machine's loopback and scheduler cost without any Python.
 
 Rounds of the Redis limiter and of the local one alternate (A B A B ...); a
 round's added latency is its Redis time per call minus the adjacent local
@@ -74,6 +78,22 @@ async def compare(shared: Work, local: Work, rounds: int, calls: int) -> tuple[l
 
 def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+def c_round_trips(port: int, rounds: int, calls: int) -> list[float] | None:
+    """``redis-benchmark``'s mean PING latency (µs), one connection, once per round."""
+    binary = shutil.which("redis-benchmark")
+    if binary is None:
+        return None
+    means = []
+    for _ in range(rounds):
+        args = [binary, "-h", "127.0.0.1", "-p", str(port), "-c", "1", "-n", str(calls)]
+        done = subprocess.run(
+            [*args, "-t", "ping_mbulk", "--csv"], capture_output=True, text=True, timeout=120
+        )
+        header, row = (line.replace('"', "").split(",") for line in done.stdout.split()[-2:])
+        means.append(float(row[header.index("avg_latency_ms")]) * 1000)
+    return means
 
 
 async def main(port: int, rounds: int, calls: int, as_json: bool = False) -> None:
@@ -140,6 +160,10 @@ async def main(port: int, rounds: int, calls: int, as_json: bool = False) -> Non
     writer.close()
     await shared_slots.drain()
     await redis.aclose()
+    c_trips = c_round_trips(port, rounds, calls)
+    if c_trips is not None:
+        name = "the same round trip by Redis's own C client: `redis-benchmark -c 1 -t ping_mbulk`"
+        rows.append((name, (c_trips, c_trips, [0.0] * len(c_trips))))
     print(
         f"| per call, one after another ({rounds} rounds x {calls}) | added µs, median (range) "
         "| Redis µs | local µs |"
@@ -152,6 +176,8 @@ async def main(port: int, rounds: int, calls: int, as_json: bool = False) -> Non
         )
     if as_json:  # the figures of the benchmarks' report: the rate, and a slot taken from Redis
         figures = [("redis_rate", rows[0]), ("redis_slots", rows[1]), ("redis_round_trip", rows[3])]
+        if c_trips is not None:
+            figures.append(("redis_c_round_trip", rows[4]))
         print(
             json.dumps(
                 {
