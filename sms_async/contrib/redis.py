@@ -501,11 +501,6 @@ class _Link:
                 await connection.disconnect(nowait=nowait)
 
 
-def _settle_once(future: asyncio.Future[T], value: T) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
 def _check_seconds(name: str, value: object) -> None:
     seconds(name, value, high=1e9, error=ConfigurationError)
 
