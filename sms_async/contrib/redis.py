@@ -832,8 +832,13 @@ class RedisConcurrencyLimiter:
                 self._alarm = None
 
     def _ring(self, when: float) -> None:
-        """The alarm: every request still waiting whose time is up (by *when*) gets False."""
+        """The alarm: every request still waiting whose time is up gets False.
+
+        Up by *when* (the time it was set for) or by now, whichever is later: the
+        requests overdue meanwhile are woken together, not by one alarm each.
+        """
         self._alarm = None
+        when = max(when, asyncio.get_running_loop().time())
         later: float | None = None
         for waiter, deadline in self._waiters:
             if waiter.done():
@@ -995,6 +1000,8 @@ class _SharedSlot:
         self._local: contextlib.AbstractAsyncContextManager[Any] | None = None
 
     async def __aenter__(self) -> None:
+        if self._token is not None or self._local is not None:
+            raise RuntimeError("this slot is already held: call limiter.slot() for another")
         limiter = self._limiter
         token = await limiter._take()  # gives the lease back itself if cancelled
         if token is None:  # Redis is down and we were told to go local
@@ -1011,8 +1018,10 @@ class _SharedSlot:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._local is not None:
-            await self._local.__aexit__(exc_type, exc, tb)
+        local = self._local
+        if local is not None:
+            self._local = None
+            await local.__aexit__(exc_type, exc, tb)
             return
         limiter, token = self._limiter, self._token
         if token is None:

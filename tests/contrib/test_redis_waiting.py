@@ -285,8 +285,58 @@ async def test_an_earlier_deadline_brings_the_alarm_forward(
     async with asyncio.timeout(20):
         await asyncio.gather(first, second)
     assert inside == [1, 2]  # the first in turn, then the second (handed the slot)
-    assert not go.is_set()  # the holder still holds its slot: the dead lease expired
+    assert not holding_task.done()  # the holder still holds its slot: the dead lease expired
     go.set()
     await holding_task
     await limiter.drain()
     assert await watch.zcard("t:forward") == 0
+
+
+async def test_the_alarm_wakes_every_overdue_waiter_at_once() -> None:
+    # Requests that asked Redis at different moments wait until different times.
+    # When the alarm rings late (a busy event loop), every request whose time is
+    # up by now is woken by that one ring: not one per ring, each ring scanning
+    # every waiter again (quadratic, and later and later).
+    limiter = RedisConcurrencyLimiter(Redis(), "t:overdue", 1)  # never connects here
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    overdue = [loop.create_future() for _ in range(3)]
+    pending = loop.create_future()
+    for offset, waiter in zip((-0.3, -0.2, -0.1), overdue, strict=True):
+        limiter._waiters.append((waiter, now + offset))
+    limiter._waiters.append((pending, now + 60))
+    limiter._ring(now - 0.3)  # the alarm set for the first deadline, ringing 0.3 s late
+    assert [waiter.result() for waiter in overdue] == [False, False, False]
+    assert not pending.done()
+    assert limiter._alarm is not None
+    assert limiter._alarm.when() == now + 60  # set again, for the one left
+    limiter._alarm.cancel()
+
+
+async def test_a_slot_object_is_held_once_at_a_time_and_reusable_after(
+    clients: Callable[..., Redis],
+) -> None:
+    watch = clients()
+    limiter = RedisConcurrencyLimiter(clients(), "t:reuse", 2, lease=LONG)
+    slot = limiter.slot()
+    for _ in range(2):
+        async with slot:
+            assert await watch.zcard("t:reuse") == 1
+            with pytest.raises(RuntimeError, match="already held"):
+                await slot.__aenter__()
+        assert await watch.zcard("t:reuse") == 0  # given back, once
+    await limiter.drain()
+
+
+async def test_a_local_fallback_slot_object_is_reusable_without_over_releasing(
+    redis_server: RedisProcess, clients: Callable[..., Redis]
+) -> None:
+    limiter = RedisConcurrencyLimiter(clients(), "t:reuse-local", 2, on_redis_error="local")
+    redis_server.stop()  # Redis is down: the slot falls back to an in-process one
+    semaphore = limiter._local.slot()
+    slot = limiter.slot()
+    for _ in range(3):
+        async with slot:
+            assert semaphore._value == 1
+        assert semaphore._value == 2  # released once, not once per use so far
+    await limiter.drain()
