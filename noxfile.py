@@ -58,16 +58,24 @@ def build(session: nox.Session) -> None:
 
 @nox.session
 def soak(session: nox.Session) -> None:
-    """The chaos test scaled to 100 000 cancellations (several minutes; not run by CI)."""
+    """The chaos tests scaled up (several minutes; not run by CI).
+
+    100 000 random cancellations of uploads and listings, and 1 000 random
+    interleavings (with cancellations) of requests sharing a Redis concurrency
+    cap (needs redis-server). `nox -s soak -- CANCELS SEEDS` sets both.
+    """
     session.install("-e", ".[test]")
     cancels = session.posargs[0] if session.posargs else "100000"
+    seeds = session.posargs[1] if len(session.posargs) > 1 else "1000"
     session.run(
         "pytest",
         "-q",
         "-p",
         "no:cacheprovider",
         "tests/test_chaos.py",
-        env={"SMS_ASYNC_CHAOS_CANCELS": cancels},
+        "tests/contrib/test_redis_waiting.py::"
+        "test_no_wake_up_is_lost_and_the_cap_holds_under_random_interleavings",
+        env={"SMS_ASYNC_CHAOS_CANCELS": cancels, "SMS_ASYNC_REDIS_RACE_SEEDS": seeds},
     )
 
 

@@ -733,6 +733,8 @@ class RedisConcurrencyLimiter:
         (bounded by ``redis_timeout``); one that is cancelled or fails gives it
         back in the background, so the caller is never held by Redis. Either way,
         if another request of this process waits, the slot goes to it at once.
+        The object returned can be entered again once left; entering it while it
+        is held raises ``RuntimeError``.
         """
         return _SharedSlot(self)
 

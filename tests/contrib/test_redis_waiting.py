@@ -4,11 +4,15 @@ Each "process" here is a limiter of its own on a Redis client of its own, as
 separate worker processes would have. The leases are long (300 s), so a waiting
 request would ask Redis again only when the earliest lease may expire, after
 300 s: a test that ends within its timeout was woken by a give-back.
+
+``SMS_ASYNC_REDIS_RACE_SEEDS`` scales the random-interleavings test (``nox -s
+soak`` runs 1 000 seeds).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 from collections.abc import Callable
@@ -22,6 +26,8 @@ from .conftest import RedisProcess
 from .test_redis import WORKER
 
 LONG = 300.0  # seconds of lease: a timer-based wake-up would come after 300 s
+#: Random interleavings of the race test; ``nox -s soak`` runs 1 000.
+RACE_SEEDS = int(os.environ.get("SMS_ASYNC_REDIS_RACE_SEEDS", "10"))
 
 
 async def blocked_at_least(redis: Redis, count: int) -> None:
@@ -96,7 +102,7 @@ async def test_waiters_of_one_process_share_one_blocked_connection(
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("seed", range(RACE_SEEDS))
 async def test_no_wake_up_is_lost_and_the_cap_holds_under_random_interleavings(
     clients: Callable[..., Redis], seed: int
 ) -> None:
