@@ -174,8 +174,8 @@ def make_http_client(*, timeout: httpx.Timeout, max_connections: int) -> httpx.A
     harden_pool(transport)
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, httpcore.AsyncNetworkBackend):
-        pool._network_backend = _QuickBackend(backend)  # type: ignore[union-attr]  # checked above
+    if pool is not None and isinstance(backend, httpcore.AsyncNetworkBackend):
+        pool._network_backend = _QuickBackend(backend)
     return httpx.AsyncClient(timeout=timeout, transport=transport)
 
 

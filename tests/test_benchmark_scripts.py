@@ -20,6 +20,8 @@ import pytest
 
 pytest.importorskip("phonenumbers")
 
+from .conftest import require_redis_server
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -48,10 +50,7 @@ def test_every_benchmark_runs_and_measures_every_figure(tmp_path: Path) -> None:
     # instead of failing the run: here any such row fails the test.
     pytest.importorskip("aiohttp")
     pytest.importorskip("redis")
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is required in CI: .ci/run installs it")
-        pytest.skip("redis-server is not installed here (apt-get install redis-server)")
+    require_redis_server()
     raw = tmp_path / "raw.json"
     args = ["--smoke", "--no-write", "--save-raw", raw]
     args += ["--redis-timeout", "120", "--import-timeout", "120"]  # a stall: a row says so

@@ -840,7 +840,8 @@ class RedisConcurrencyLimiter:
         requests overdue meanwhile are woken together, not by one alarm each.
         """
         self._alarm = None
-        when = max(when, asyncio.get_running_loop().time())
+        loop = asyncio.get_running_loop()
+        when = max(when, loop.time())
         later: float | None = None
         for waiter, deadline in self._waiters:
             if waiter.done():
@@ -850,7 +851,7 @@ class RedisConcurrencyLimiter:
             elif later is None or deadline < later:
                 later = deadline
         if later is not None:
-            self._alarm = asyncio.get_running_loop().call_at(later, self._ring, later)
+            self._alarm = loop.call_at(later, self._ring, later)
 
     def _hand_off(self, token: str) -> bool:
         """Give the lease *token* to the longest waiting request of this process, if any.

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import selectors
-import shutil
 import socket
 import subprocess
 import time
@@ -14,7 +12,7 @@ from typing import IO, Any
 import pytest
 from redis.asyncio import Redis
 
-REDIS_SERVER = shutil.which("redis-server")
+from ..conftest import require_redis_server
 
 
 def free_port() -> int:
@@ -27,14 +25,10 @@ class RedisProcess:
     """A redis-server child on 127.0.0.1, no persistence."""
 
     def __init__(self) -> None:
-        if REDIS_SERVER is None:
-            if os.environ.get("CI"):
-                pytest.fail("redis-server is required in CI: .ci/run installs it")
-            # a developer's machine without the binary; CI fails just above instead
-            pytest.skip("redis-server is not installed here (apt-get install redis-server)")
+        binary = require_redis_server()
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip

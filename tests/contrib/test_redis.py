@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +20,6 @@ from .conftest import RedisProcess, readline_within
 from .redis_worker import KEY, USER
 
 WORKER = Path(__file__).with_name("redis_worker.py")
-REDIS_SERVER = shutil.which("redis-server")
 
 
 def run_workers(

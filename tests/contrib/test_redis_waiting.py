@@ -16,6 +16,7 @@ import os
 import random
 import sys
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from redis.asyncio import Redis
@@ -45,6 +46,12 @@ async def holding(limiter: RedisConcurrencyLimiter, held: asyncio.Event, go: asy
         await go.wait()
 
 
+async def entering(limiter: RedisConcurrencyLimiter, note: Callable[[], object]) -> None:
+    """Take a slot of *limiter*, call *note* inside it, give the slot back."""
+    async with limiter.slot():
+        note()
+
+
 @pytest.mark.timeout(30)
 async def test_a_waiter_is_woken_by_the_give_back_not_by_a_timer(
     clients: Callable[..., Redis],
@@ -57,11 +64,7 @@ async def test_a_waiter_is_woken_by_the_give_back_not_by_a_timer(
         holding_task = asyncio.ensure_future(holding(holder, held, go))
         await held.wait()
 
-        async def wait_for_the_slot(inside: asyncio.Event = inside) -> None:
-            async with waiter.slot():
-                inside.set()
-
-        waiting_task = asyncio.ensure_future(wait_for_the_slot())
+        waiting_task = asyncio.ensure_future(entering(waiter, inside.set))
         await blocked_at_least(watch, 1)  # it found no slot and listens for wake-ups
         assert not inside.is_set()
         go.set()  # the holder gives the slot back: the only thing that can wake it
@@ -84,11 +87,7 @@ async def test_waiters_of_one_process_share_one_blocked_connection(
     await held.wait()
     order: list[int] = []
 
-    async def wait_for_the_slot(index: int) -> None:
-        async with waiter.slot():
-            order.append(index)
-
-    tasks = [asyncio.ensure_future(wait_for_the_slot(i)) for i in range(10)]
+    tasks = [asyncio.ensure_future(entering(waiter, partial(order.append, i))) for i in range(10)]
     await blocked_at_least(watch, 1)
     for _ in range(20):  # every request has taken its turn, found no slot, and waits
         await asyncio.sleep(0)
@@ -208,11 +207,7 @@ async def test_a_killed_holders_slot_goes_to_a_waiter_when_its_lease_expires(
         waiter = RedisConcurrencyLimiter(clients(), "t:expire", 1, lease=1.0)
         inside = asyncio.Event()
 
-        async def wait_for_the_slot() -> None:
-            async with waiter.slot():
-                inside.set()
-
-        waiting_task = asyncio.ensure_future(wait_for_the_slot())
+        waiting_task = asyncio.ensure_future(entering(waiter, inside.set))
         watch = clients()
         await blocked_at_least(watch, 1)
         holder.kill()  # SIGKILL: the slot is never given back, nobody wakes the waiter
@@ -277,13 +272,10 @@ async def test_an_earlier_deadline_brings_the_alarm_forward(
     await ghost_lease(watch, "t:forward", "dead", LONG)
     inside: list[int] = []
 
-    async def wait_for_the_slot(index: int) -> None:
-        async with limiter.slot():
-            inside.append(index)
-
-    first = asyncio.ensure_future(wait_for_the_slot(1))
+    first = asyncio.ensure_future(entering(limiter, partial(inside.append, 1)))
     await blocked_at_least(watch, 1)
-    second = asyncio.ensure_future(wait_for_the_slot(2))  # joins it, asking nothing
+    # The second joins the first, asking Redis nothing.
+    second = asyncio.ensure_future(entering(limiter, partial(inside.append, 2)))
     for _ in range(20):
         await asyncio.sleep(0)
     await ghost_lease(watch, "t:forward", "dead", 0.5)  # it now expires in 0.5 s
